@@ -1,0 +1,191 @@
+"""Plain pydantic messages that cross the workflow boundary. Workflow-safe: no SQLModel, no I/O.
+
+Every field added later must have a default, so histories recorded with older payloads still decode."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.enums import CancelMode, SubscriptionStatus
+from models.money import Money
+
+DEFAULT_PERIODS_PER_RUN = 12
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- workflow input and carried state -------------------------------------------------------------
+
+
+class SubscriptionInput(_Message):
+    contract_id: str
+    user_id: str
+    product_id: str
+    device_ids: tuple[str, ...]
+    agreement_token: str
+    timezone: str = "UTC"
+    voucher_claim_id: str | None = None
+    periods_per_run: int = Field(default=DEFAULT_PERIODS_PER_RUN, ge=1)
+    # Set only by continue-as-new: the state the previous run handed over.
+    carried: CarriedState | None = None
+
+
+class Decline(_Message):
+    code: str
+    kind: str
+    at: datetime
+    attempt: int
+
+
+class CarriedState(_Message):
+    status: SubscriptionStatus
+    agreement_id: str
+    agreement_token: str
+    anchor_at: datetime
+    billing_cycle: str
+    resource_type: str
+    period: int  # the period paid most recently
+    period_start: datetime
+    period_end: datetime
+    paid_through: datetime
+    device_ids: tuple[str, ...]
+    removed_device_ids: tuple[str, ...] = ()
+    added_device_ids: tuple[str, ...] = ()
+    cancel_mode: CancelMode | None = None
+    pending_agreement_token: str | None = None
+    last_decline: Decline | None = None
+    periods_charged: int = 0
+    runs: int = 1
+    max_devices: int = 0
+    device_change_seq: int = 0
+
+
+class SubscriptionState(_Message):
+    """The query answer: everything an operator or the API needs about a subscription right now."""
+
+    contract_id: str
+    user_id: str
+    product_id: str
+    status: SubscriptionStatus
+    device_ids: tuple[str, ...]
+    pending_removals: tuple[str, ...] = ()
+    pending_additions: tuple[str, ...] = ()
+    period: int | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    paid_through: datetime | None = None
+    next_charge_at: datetime | None = None
+    attempt: int = 0
+    last_decline: Decline | None = None
+    cancel_mode: CancelMode | None = None
+    termination_reason: str | None = None
+    periods_charged: int = 0
+    run_number: int = 1
+
+
+# --- signals and updates ---------------------------------------------------------------------------
+
+
+class CancelRequest(_Message):
+    mode: CancelMode = CancelMode.AT_PERIOD_END
+    reason: str = "user_request"
+
+
+class DeviceChange(_Message):
+    device_id: str = Field(min_length=1, max_length=100)
+    reason: str = "user_request"
+
+
+class DeviceChangeRequest(_Message):
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+class AgreementReplacement(_Message):
+    agreement_token: str = Field(min_length=1, max_length=100)
+
+
+# --- activity inputs and results -------------------------------------------------------------------
+
+
+class SignContractInput(_Message):
+    contract_id: str
+    user_id: str
+    product_id: str
+    device_ids: tuple[str, ...]
+    agreement_token: str
+    requested_at: datetime  # workflow time: the anchor of every period
+    timezone: str = "UTC"
+    voucher_claim_id: str | None = None
+
+
+class SignedContract(_Message):
+    contract_id: str
+    agreement_id: str
+    anchor_at: datetime
+    billing_cycle: str
+    resource_type: str
+    device_ids: tuple[str, ...]
+    dunning_delays_seconds: tuple[int, ...]
+    dunning_max_attempts: int
+    max_devices: int = 10
+
+
+class SettlePeriodInput(_Message):
+    contract_id: str
+    period: int
+    attempt: int  # dunning attempt, 1-based; part of the idempotency key
+    device_ids: tuple[str, ...]  # the group as the workflow knows it (signals applied)
+    due_at: datetime
+
+
+class SettleOutcome(_Message):
+    """What happened to one attempt at one period."""
+
+    kind: str  # "paid" | "declined" | "not_verified"
+    period: int
+    attempt: int
+    period_start: datetime
+    period_end: datetime
+    device_ids: tuple[str, ...] = ()
+    amount: Money | None = None
+    charge_id: str | None = None
+    decline_code: str | None = None
+    decline_kind: str | None = None  # "soft" | "hard"
+    reason: str | None = None  # why verification failed
+    dunning_delays_seconds: tuple[int, ...] = ()
+    dunning_max_attempts: int = 1
+
+
+class FinishInput(_Message):
+    """Close a contract for good: cancel, terminate, end or fail."""
+
+    contract_id: str
+    status: SubscriptionStatus
+    reason: str
+    revoke_at: datetime | None  # None = now
+    release_agreement: bool = True
+
+
+class TransitionInput(_Message):
+    """Record a non-final transition (past due, canceling, device change) in the contract and event log."""
+
+    contract_id: str
+    status: SubscriptionStatus
+    kind: str
+    dedup_key: str
+    period: int | None = None
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class ReplaceAgreementInput(_Message):
+    contract_id: str
+    agreement_token: str
+    dedup_key: str
+
+
+SubscriptionInput.model_rebuild()

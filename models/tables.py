@@ -1,0 +1,7 @@
+"""Every table, imported once so Alembic and tests see the whole metadata. Never import from workflows."""
+
+from models.catalog import Device, Product
+from models.contract import ChargeAttempt, ChargePlan, Contract
+from models.entitlement import ContractEvent, Entitlement
+
+__all__ = ["ChargeAttempt", "ChargePlan", "Contract", "ContractEvent", "Device", "Entitlement", "Product"]

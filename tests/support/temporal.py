@@ -1,0 +1,104 @@
+"""Run a real worker for one test and drive subscriptions through the Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.billing import BillingActivities
+from gateway.http_client import HttpPaymentGateway
+from infra.db import SessionFactory
+from models.enums import SubscriptionStatus
+from models.messages import SubscriptionInput, SubscriptionState
+from workers.main import build_worker
+from workflows.constants import subscription_workflow_id
+from workflows.subscription import SubscriptionWorkflow
+
+SubscriptionHandle = WorkflowHandle[SubscriptionWorkflow, SubscriptionState]
+
+
+@asynccontextmanager
+async def running_worker(
+    env: WorkflowEnvironment, *, sessions: SessionFactory, gateway_url: str, task_queue: str
+) -> AsyncIterator[None]:
+    gateway = HttpPaymentGateway(gateway_url, timeout_seconds=1.5)
+    try:
+        with ThreadPoolExecutor(max_workers=16) as executor:
+            worker = build_worker(
+                env.client,
+                task_queue=task_queue,
+                activities=BillingActivities(sessions, gateway),
+                executor=executor,
+                max_concurrent_activities=16,
+            )
+            async with worker:
+                yield
+    finally:
+        gateway.close()
+
+
+async def start_subscription(
+    env: WorkflowEnvironment,
+    *,
+    task_queue: str,
+    user_id: str,
+    product_id: uuid.UUID,
+    device_ids: tuple[str, ...],
+    token: str = "sandbox_ok",
+    periods_per_run: int = 12,
+    timezone: str = "UTC",
+) -> tuple[str, SubscriptionHandle]:
+    contract_id = str(uuid.uuid4())
+    handle = await env.client.start_workflow(
+        SubscriptionWorkflow.run,
+        SubscriptionInput(
+            contract_id=contract_id,
+            user_id=user_id,
+            product_id=str(product_id),
+            device_ids=device_ids,
+            agreement_token=token,
+            timezone=timezone,
+            periods_per_run=periods_per_run,
+        ),
+        id=subscription_workflow_id(contract_id),
+        task_queue=task_queue,
+    )
+    return contract_id, handle
+
+
+async def wait_for_state(
+    handle: SubscriptionHandle,
+    predicate: Callable[[SubscriptionState], bool],
+    *,
+    timeout: float = 30.0,
+) -> SubscriptionState:
+    """Query (in real time) until the predicate holds; the last state is in the failure message."""
+    deadline = time.monotonic() + timeout
+    state: SubscriptionState | None = None
+    while time.monotonic() < deadline:
+        state = await handle.query(SubscriptionWorkflow.state)
+        if predicate(state):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"state never matched within {timeout}s; last: {state}")
+
+
+async def settled(env: WorkflowEnvironment, handle: SubscriptionHandle, *, timeout: float = 30.0) -> SubscriptionState:
+    """Wait until the workflow is idle: finished, or waiting for a charge time still in the future."""
+    now = await env.get_current_time()
+
+    def idle(state: SubscriptionState) -> bool:
+        if state.status.is_final:
+            return True
+        if state.status is SubscriptionStatus.CANCELING:
+            return state.paid_through is not None and state.paid_through > now
+        return state.next_charge_at is not None and state.next_charge_at > now
+
+    return await wait_for_state(handle, idle, timeout=timeout)

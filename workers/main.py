@@ -1,0 +1,70 @@
+"""The worker process: one client, the subscription workflow and its activities, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.billing import BillingActivities
+from gateway.http_client import HttpPaymentGateway
+from infra.db import make_engine, make_session_factory
+from infra.logging import configure_logging
+from infra.settings import Settings
+from infra.temporal import connect, workflow_runner
+from workflows.subscription import SubscriptionWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: list[type] = [SubscriptionWorkflow]
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    activities: BillingActivities,
+    executor: ThreadPoolExecutor,
+    max_concurrent_activities: int = 64,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities.all(),
+        activity_executor=executor,
+        max_concurrent_activities=max_concurrent_activities,
+        workflow_runner=workflow_runner(),
+        # Let in-flight activities finish (they are short) before the process exits.
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    gateway = HttpPaymentGateway(settings.gateway_url, timeout_seconds=settings.gateway_timeout_seconds)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=64, thread_name_prefix="activity") as executor:
+        worker = build_worker(
+            client,
+            task_queue=settings.task_queue,
+            activities=BillingActivities(make_session_factory(engine), gateway),
+            executor=executor,
+        )
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping: finishing in-flight tasks")
+    gateway.close()
+    engine.dispose()
+    log.info("worker stopped")

@@ -1,0 +1,488 @@
+"""One device-group subscription, from signing to its last period (DESIGN.md section 3).
+
+Deterministic: every side effect is an activity; time is workflow time. State survives continue-as-new
+through `CarriedState`; signal and update handlers only change in-memory state, the main loop acts."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import names
+    from models.dunning import DunningPolicy
+    from models.enums import CancelMode, SubscriptionStatus
+    from models.messages import (
+        AgreementReplacement,
+        CancelRequest,
+        CarriedState,
+        Decline,
+        DeviceChange,
+        DeviceChangeRequest,
+        FinishInput,
+        ReplaceAgreementInput,
+        SettleOutcome,
+        SettlePeriodInput,
+        SignContractInput,
+        SignedContract,
+        SubscriptionInput,
+        SubscriptionState,
+        TransitionInput,
+    )
+    from workflows.constants import SUBSCRIPTION_WORKFLOW
+    from workflows.details import render_details
+
+SUBSCRIPTION_ENDED = "SubscriptionEnded"
+INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
+
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
+)
+_SIGN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[names.INVALID_SUBSCRIPTION, names.AGREEMENT_REJECTED],
+)
+_ACTIVITY_TIMEOUT = timedelta(seconds=60)
+
+
+@workflow.defn(name=SUBSCRIPTION_WORKFLOW)
+class SubscriptionWorkflow:
+    @workflow.init
+    def __init__(self, input: SubscriptionInput) -> None:
+        self._input = input
+        carried = input.carried
+        self._status = carried.status if carried else SubscriptionStatus.SIGNING
+        self._devices: list[str] = list(carried.device_ids if carried else input.device_ids)
+        self._removals: list[str] = list(carried.removed_device_ids) if carried else []
+        self._additions: list[str] = list(carried.added_device_ids) if carried else []
+        self._cancel: CancelRequest | None = (
+            CancelRequest(mode=carried.cancel_mode) if carried and carried.cancel_mode else None
+        )
+        self._cancel_recorded = self._cancel is not None
+        self._agreement_token = carried.agreement_token if carried else input.agreement_token
+        self._pending_token: str | None = carried.pending_agreement_token if carried else None
+        self._agreement_id = carried.agreement_id if carried else ""
+        self._anchor_at = carried.anchor_at if carried else None
+        self._billing_cycle = carried.billing_cycle if carried else ""
+        self._resource_type = carried.resource_type if carried else ""
+        self._max_devices = carried.max_devices if carried else 0
+        self._period: int | None = carried.period if carried else None
+        self._period_start = carried.period_start if carried else None
+        self._period_end = carried.period_end if carried else None
+        self._paid_through = carried.paid_through if carried else None
+        self._next_charge_at: datetime | None = carried.period_end if carried else None
+        self._attempt = 0
+        self._last_decline = carried.last_decline if carried else None
+        self._termination_reason: str | None = None
+        self._periods_charged = carried.periods_charged if carried else 0
+        self._runs = carried.runs + 1 if carried else 1
+        self._finished = False
+        self._device_change_seq = carried.device_change_seq if carried else 0
+
+    # --- main loop ---------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: SubscriptionInput) -> SubscriptionState:
+        if input.carried is None:
+            signed = await self._sign()
+            next_period, due = 0, signed.anchor_at
+        else:
+            assert self._period is not None and self._period_end is not None
+            next_period, due = self._period + 1, self._period_end
+        periods_this_run = 0
+        while True:
+            if next_period > 0 and await self._wait_until_due(due):
+                return self.state()
+            self._apply_device_changes()
+            if self._pending_token is not None:
+                await self._replace_agreement()
+            if not self._devices:
+                await self._finish(SubscriptionStatus.ENDED, "no_devices")
+                return self.state()
+            paid = await self._charge(next_period, due)
+            if paid is None:
+                return self.state()
+            periods_this_run += 1
+            next_period, due = paid.period + 1, paid.period_end
+            if periods_this_run >= input.periods_per_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._next_run_input())
+
+    async def _sign(self) -> SignedContract:
+        request = SignContractInput(
+            contract_id=self._input.contract_id,
+            user_id=self._input.user_id,
+            product_id=self._input.product_id,
+            device_ids=self._input.device_ids,
+            agreement_token=self._input.agreement_token,
+            requested_at=workflow.now(),
+            timezone=self._input.timezone,
+            voucher_claim_id=self._input.voucher_claim_id,
+        )
+        try:
+            signed: SignedContract = await workflow.execute_activity(
+                names.SIGN_CONTRACT,
+                request,
+                result_type=SignedContract,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                retry_policy=_SIGN_RETRY,
+                summary="sign the payment agreement and write the contract",
+            )
+        except ActivityError as failure:
+            cause = failure.cause
+            if isinstance(cause, ApplicationError):
+                self._status = SubscriptionStatus.FAILED
+                self._termination_reason = cause.message
+                raise ApplicationError(
+                    cause.message, *cause.details, type=cause.type, non_retryable=True
+                ) from None
+            raise ApplicationError(
+                f"signing did not finish: {failure}", type="SigningFailed", non_retryable=True
+            ) from None
+        self._agreement_id = signed.agreement_id
+        self._anchor_at = signed.anchor_at
+        self._billing_cycle = signed.billing_cycle
+        self._resource_type = signed.resource_type
+        self._max_devices = signed.max_devices
+        self._next_charge_at = signed.anchor_at
+        self._refresh_details()
+        return signed
+
+    async def _wait_until_due(self, due: datetime) -> bool:
+        """Sleep until the next period is due; True if a cancellation ended the subscription meanwhile."""
+        while True:
+            now = workflow.now()
+            if self._cancel is not None and self._cancel.mode is CancelMode.IMMEDIATELY:
+                await self._finish(SubscriptionStatus.CANCELED, self._cancel.reason, revoke_at=now)
+                return True
+            if self._cancel is not None and not self._cancel_recorded:
+                self._cancel_recorded = True
+                self._status = SubscriptionStatus.CANCELING
+                self._next_charge_at = None
+                await self._record(
+                    SubscriptionStatus.CANCELING,
+                    "cancel_requested",
+                    {"mode": self._cancel.mode.value, "reason": self._cancel.reason},
+                )
+                continue
+            if now >= due:
+                if self._cancel is not None:
+                    await self._finish(
+                        SubscriptionStatus.CANCELED, self._cancel.reason, revoke_at=self._paid_through
+                    )
+                    return True
+                return False
+            with suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._cancel_unhandled, timeout=due - now, timeout_summary="next period due"
+                )
+
+    async def _charge(self, period: int, due: datetime) -> SettleOutcome | None:
+        """Claims 1-5: settle the period, retrying soft declines after the product's delays."""
+        attempt = 1
+        while True:
+            self._attempt = attempt
+            self._apply_device_changes()
+            outcome: SettleOutcome = await workflow.execute_activity(
+                names.SETTLE_PERIOD,
+                SettlePeriodInput(
+                    contract_id=self._input.contract_id,
+                    period=period,
+                    attempt=attempt,
+                    device_ids=tuple(self._devices),
+                    due_at=due,
+                ),
+                result_type=SettleOutcome,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+                summary=f"period {period}, attempt {attempt}",
+            )
+            if outcome.kind == "paid":
+                self._record_paid(outcome)
+                return outcome
+            if outcome.kind == "not_verified":
+                reason = outcome.reason or "not_verified"
+                status = SubscriptionStatus.ENDED if reason == "no_devices" else SubscriptionStatus.TERMINATED
+                await self._finish(status, f"renewal_not_verified:{reason}")
+                return None
+            now = workflow.now()
+            self._last_decline = Decline(
+                code=outcome.decline_code or "declined",
+                kind=outcome.decline_kind or "soft",
+                at=now,
+                attempt=attempt,
+            )
+            policy = DunningPolicy(
+                delays_seconds=outcome.dunning_delays_seconds, max_attempts=outcome.dunning_max_attempts
+            )
+            delay = None if outcome.decline_kind == "hard" else policy.delay_after(attempt)
+            if delay is None:
+                status = SubscriptionStatus.FAILED if period == 0 else SubscriptionStatus.TERMINATED
+                reason = (
+                    f"hard_decline:{outcome.decline_code}"
+                    if outcome.decline_kind == "hard"
+                    else f"dunning_exhausted:{attempt}_attempts"
+                )
+                await self._finish(status, reason)
+                return None
+            if period > 0:
+                self._status = SubscriptionStatus.PAST_DUE
+            self._next_charge_at = now + delay
+            self._refresh_details()
+            with suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._cancel_unhandled, timeout=delay, timeout_summary=f"retry period {period}"
+                )
+            if self._cancel is not None:
+                # Nothing is paid beyond paid-through while past due: any cancel ends it now.
+                await self._finish(SubscriptionStatus.CANCELED, self._cancel.reason, revoke_at=workflow.now())
+                return None
+            attempt += 1
+
+    def _record_paid(self, outcome: SettleOutcome) -> None:
+        self._period = outcome.period
+        self._period_start, self._period_end = outcome.period_start, outcome.period_end
+        self._paid_through = outcome.period_end
+        self._devices = list(outcome.device_ids)
+        self._attempt = 0
+        self._periods_charged += 1
+        if self._cancel is None:
+            self._status = SubscriptionStatus.ACTIVE
+            self._next_charge_at = outcome.period_end
+        self._refresh_details()
+
+    async def _finish(
+        self, status: SubscriptionStatus, reason: str, *, revoke_at: datetime | None = None
+    ) -> None:
+        self._status = status
+        self._termination_reason = reason
+        self._next_charge_at = None
+        await workflow.execute_activity(
+            names.FINISH_CONTRACT,
+            FinishInput(
+                contract_id=self._input.contract_id,
+                status=status,
+                reason=reason,
+                revoke_at=revoke_at or workflow.now(),
+            ),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=f"{status.value}: {reason}",
+        )
+        self._finished = True
+        self._refresh_details()
+
+    async def _record(self, status: SubscriptionStatus, kind: str, detail: dict[str, str]) -> None:
+        self._refresh_details()
+        await workflow.execute_activity(
+            names.RECORD_TRANSITION,
+            TransitionInput(
+                contract_id=self._input.contract_id,
+                status=status,
+                kind=kind,
+                dedup_key=f"{self._input.contract_id}:{kind}",
+                period=self._period,
+                detail=detail,
+            ),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=kind,
+        )
+
+    async def _replace_agreement(self) -> None:
+        token = self._pending_token
+        assert token is not None
+        self._pending_token = None
+        self._device_change_seq += 1
+        try:
+            self._agreement_id = await workflow.execute_activity(
+                names.REPLACE_AGREEMENT,
+                ReplaceAgreementInput(
+                    contract_id=self._input.contract_id,
+                    agreement_token=token,
+                    dedup_key=f"agreement-{self._device_change_seq}",
+                ),
+                result_type=str,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    maximum_interval=timedelta(minutes=5),
+                    non_retryable_error_types=[names.AGREEMENT_REJECTED],
+                ),
+                summary="replace the payment agreement",
+            )
+            self._agreement_token = token
+        except ActivityError:
+            # The old agreement stays in force; the refusal is visible in the event log and the details.
+            workflow.logger.warning("agreement replacement refused; keeping the current agreement")
+
+    def _next_run_input(self) -> SubscriptionInput:
+        assert self._anchor_at is not None and self._period is not None
+        assert (
+            self._period_start is not None and self._period_end is not None and self._paid_through is not None
+        )
+        carried = CarriedState(
+            status=self._status,
+            agreement_id=self._agreement_id,
+            agreement_token=self._agreement_token,
+            anchor_at=self._anchor_at,
+            billing_cycle=self._billing_cycle,
+            resource_type=self._resource_type,
+            max_devices=self._max_devices,
+            period=self._period,
+            period_start=self._period_start,
+            period_end=self._period_end,
+            paid_through=self._paid_through,
+            device_ids=tuple(self._devices),
+            removed_device_ids=tuple(self._removals),
+            added_device_ids=tuple(self._additions),
+            cancel_mode=self._cancel.mode if self._cancel else None,
+            pending_agreement_token=self._pending_token,
+            last_decline=self._last_decline,
+            periods_charged=self._periods_charged,
+            runs=self._runs,
+            device_change_seq=self._device_change_seq,
+        )
+        return self._input.model_copy(update={"carried": carried})
+
+    # --- device group --------------------------------------------------------------------------------
+
+    def _apply_device_changes(self) -> None:
+        if not self._removals and not self._additions:
+            return
+        kept = [d for d in self._devices if d not in self._removals]
+        self._devices = kept + [d for d in self._additions if d not in kept]
+        self._removals, self._additions = [], []
+        self._refresh_details()
+
+    def _remove(self, device_id: str) -> None:
+        if device_id in self._additions:
+            self._additions.remove(device_id)
+        elif device_id in self._devices and device_id not in self._removals:
+            self._removals.append(device_id)
+
+    def _add(self, device_id: str) -> None:
+        if device_id in self._removals:
+            self._removals.remove(device_id)
+        elif device_id not in self._devices and device_id not in self._additions:
+            self._additions.append(device_id)
+
+    def _group_after_changes(self) -> list[str]:
+        return [d for d in self._devices if d not in self._removals] + self._additions
+
+    # --- messages ------------------------------------------------------------------------------------
+
+    def _cancel_unhandled(self) -> bool:
+        if self._cancel is None:
+            return False
+        return self._cancel.mode is CancelMode.IMMEDIATELY or not self._cancel_recorded
+
+    def _accept_cancel(self, request: CancelRequest) -> None:
+        if self._status.is_final:
+            return
+        if self._cancel is None or (
+            request.mode is CancelMode.IMMEDIATELY and self._cancel.mode is not CancelMode.IMMEDIATELY
+        ):
+            self._cancel = request
+        self._refresh_details()
+
+    @workflow.signal
+    def cancel(self, request: CancelRequest) -> None:
+        self._accept_cancel(request)
+
+    @workflow.update
+    async def request_cancel(self, request: CancelRequest) -> SubscriptionState:
+        self._accept_cancel(request)
+        # Answer once the cancellation has taken effect (canceled now, or recorded as at period end).
+        await workflow.wait_condition(
+            lambda: self._finished or (self._cancel_recorded and not self._cancel_unhandled())
+        )
+        return self.state()
+
+    @request_cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self._status.is_final and self._status is not SubscriptionStatus.CANCELED:
+            raise ApplicationError(f"subscription already {self._status.value}", type=SUBSCRIPTION_ENDED)
+
+    @workflow.signal
+    def device_removed(self, change: DeviceChange) -> None:
+        self._remove(change.device_id)
+        self._refresh_details()
+
+    @workflow.signal
+    def device_added(self, change: DeviceChange) -> None:
+        self._add(change.device_id)
+        self._refresh_details()
+
+    @workflow.update
+    def change_devices(self, request: DeviceChangeRequest) -> SubscriptionState:
+        for device_id in request.remove:
+            self._remove(device_id)
+        for device_id in request.add:
+            self._add(device_id)
+        self._refresh_details()
+        return self.state()
+
+    @change_devices.validator
+    def _validate_device_change(self, request: DeviceChangeRequest) -> None:
+        if self._status.is_final:
+            raise ApplicationError(f"subscription already {self._status.value}", type=SUBSCRIPTION_ENDED)
+        group = self._group_after_changes()
+        for device_id in request.remove:
+            if device_id not in group:
+                raise ApplicationError(
+                    f"device {device_id} is not in this subscription",
+                    {"field": "device_id", "code": "device_not_in_group"},
+                    type=INVALID_DEVICE_CHANGE,
+                )
+        after = [d for d in group if d not in request.remove]
+        for device_id in request.add:
+            if device_id in after:
+                raise ApplicationError(
+                    f"device {device_id} is already in this subscription",
+                    {"field": "device_ids", "code": "device_already_in_group"},
+                    type=INVALID_DEVICE_CHANGE,
+                )
+            after.append(device_id)
+        if self._max_devices and len(after) > self._max_devices:
+            raise ApplicationError(
+                f"at most {self._max_devices} devices per group",
+                {"field": "device_ids", "code": "too_many_devices"},
+                type=INVALID_DEVICE_CHANGE,
+            )
+
+    @workflow.signal
+    def replace_agreement(self, replacement: AgreementReplacement) -> None:
+        if not self._status.is_final:
+            self._pending_token = replacement.agreement_token
+
+    @workflow.query
+    def state(self) -> SubscriptionState:
+        return SubscriptionState(
+            contract_id=self._input.contract_id,
+            user_id=self._input.user_id,
+            product_id=self._input.product_id,
+            status=self._status,
+            device_ids=tuple(self._devices),
+            pending_removals=tuple(self._removals),
+            pending_additions=tuple(self._additions),
+            period=self._period,
+            period_start=self._period_start,
+            period_end=self._period_end,
+            paid_through=self._paid_through,
+            next_charge_at=self._next_charge_at,
+            attempt=self._attempt,
+            last_decline=self._last_decline,
+            cancel_mode=self._cancel.mode if self._cancel else None,
+            termination_reason=self._termination_reason,
+            periods_charged=self._periods_charged,
+            run_number=self._runs,
+        )
+
+    def _refresh_details(self) -> None:
+        workflow.set_current_details(render_details(self.state()))
