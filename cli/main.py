@@ -28,14 +28,12 @@ def worker() -> None:
     asyncio.run(run_worker(Settings()))
 
 
-@app.command("sandbox-gateway")
-def sandbox_gateway(
-    host: str = "127.0.0.1",
-    port: int = 8010,
-    database_url: str = typer.Option(..., envvar="SANDBOX_GATEWAY_DATABASE_URL"),
-    lost_response_delay_seconds: float = 30.0,
-) -> None:
-    """Run the sandbox payment gateway (its own HTTP service and tables)."""
-    from gateway.sandbox.__main__ import serve
+@app.command(
+    "sandbox-gateway",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def sandbox_gateway(ctx: typer.Context) -> None:
+    """Run the sandbox payment gateway (its own HTTP service and tables); flags as `python -m gateway.sandbox`."""
+    from gateway.sandbox.__main__ import main
 
-    serve(host=host, port=port, database_url=database_url, lost_response_delay_seconds=lost_response_delay_seconds)
+    main(ctx.args)

@@ -3,5 +3,15 @@
 from models.catalog import Device, Product
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent, Entitlement
+from models.idempotency import IdempotencyRecord
 
-__all__ = ["ChargeAttempt", "ChargePlan", "Contract", "ContractEvent", "Device", "Entitlement", "Product"]
+__all__ = [
+    "ChargeAttempt",
+    "ChargePlan",
+    "Contract",
+    "ContractEvent",
+    "Device",
+    "Entitlement",
+    "IdempotencyRecord",
+    "Product",
+]

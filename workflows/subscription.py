@@ -409,6 +409,14 @@ class SubscriptionWorkflow:
         if self._status.is_final and self._status is not SubscriptionStatus.CANCELED:
             raise ApplicationError(f"subscription already {self._status.value}", type=SUBSCRIPTION_ENDED)
 
+    @workflow.update
+    async def signup_outcome(self) -> SubscriptionState:
+        """Answers once signing and the first charge attempt are decided (paid, declined or failed)."""
+        await workflow.wait_condition(
+            lambda: self._periods_charged > 0 or self._last_decline is not None or self._status.is_final
+        )
+        return self.state()
+
     @workflow.signal
     def device_removed(self, change: DeviceChange) -> None:
         self._remove(change.device_id)

@@ -1,0 +1,128 @@
+"""`PaymentGateway` over HTTP: the sandbox's JSON contract (`gateway.sandbox`) on a sync httpx client.
+
+Failure mapping, so callers can decide whether a retry is safe:
+- timeout, connection failure, 5xx, unreadable success body → `GatewayUnavailable` (outcome unknown);
+- 402 → `AgreementRejected` (the gateway refused to sign; carries its problem `code`);
+- any other 4xx → `GatewayProblem`, a `GatewayRequestError` carrying the HTTP status and problem `code`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from gateway.protocol import (
+    Agreement,
+    AgreementRejected,
+    ChargeReference,
+    ChargeResult,
+    GatewayRequestError,
+    GatewayUnavailable,
+)
+from models.money import Money
+
+_Result = TypeVar("_Result", bound=BaseModel)
+
+
+class GatewayProblem(GatewayRequestError):
+    """The gateway answered 4xx to a request we should not have sent (unknown agreement, reused key)."""
+
+    def __init__(self, *, status: int, code: str, detail: str) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class _ProblemBody(BaseModel):
+    """The RFC 9457 fields we read; everything is optional because a proxy may answer instead."""
+
+    title: str | None = None
+    detail: str | None = None
+    code: str | None = None
+
+
+class HttpPaymentGateway:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_seconds: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            headers={"accept": "application/json"},
+        )
+
+    def sign_agreement(
+        self, *, agreement_token: str, reference: str, user_id: str, single_charge_cap: Money
+    ) -> Agreement:
+        body = {
+            "agreement_token": agreement_token,
+            "reference": reference,
+            "user_id": user_id,
+            "single_charge_cap": single_charge_cap.model_dump(mode="json"),
+        }
+        return self._call("POST", "/v1/agreements", Agreement, json=body)
+
+    def charge(
+        self, *, agreement_id: str, amount: Money, idempotency_key: str, reference: ChargeReference
+    ) -> ChargeResult:
+        body = {
+            "agreement_id": agreement_id,
+            "amount": amount.model_dump(mode="json"),
+            "idempotency_key": idempotency_key,
+            "reference": reference.model_dump(mode="json"),
+        }
+        return self._call("POST", "/v1/charges", ChargeResult, json=body)
+
+    def release_agreement(self, *, agreement_id: str) -> Agreement:
+        return self._call("POST", f"/v1/agreements/{agreement_id}/release", Agreement)
+
+    def get_agreement(self, *, agreement_id: str) -> Agreement:
+        return self._call("GET", f"/v1/agreements/{agreement_id}", Agreement)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpPaymentGateway:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _call(
+        self, method: str, path: str, result_type: type[_Result], *, json: object | None = None
+    ) -> _Result:
+        try:
+            response = self._client.request(method, path, json=json)
+        except httpx.TimeoutException as exc:
+            raise GatewayUnavailable(f"{method} {path}: timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise GatewayUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if response.is_success:
+            try:
+                return result_type.model_validate_json(response.content)
+            except ValidationError as exc:
+                # A 2xx we cannot read may still have committed: only a retry with the same key is safe.
+                raise GatewayUnavailable(f"{method} {path}: unreadable {response.status_code} body") from exc
+        if response.is_client_error:
+            problem = _read_problem(response)
+            code = problem.code or f"http_{response.status_code}"
+            detail = problem.detail or problem.title or response.reason_phrase
+            if response.status_code == httpx.codes.PAYMENT_REQUIRED:
+                raise AgreementRejected(code, detail)
+            raise GatewayProblem(status=response.status_code, code=code, detail=detail)
+        raise GatewayUnavailable(f"{method} {path}: HTTP {response.status_code}")
+
+
+def _read_problem(response: httpx.Response) -> _ProblemBody:
+    try:
+        return _ProblemBody.model_validate_json(response.content)
+    except ValidationError:
+        return _ProblemBody(detail=response.text[:200] or None)

@@ -1,0 +1,31 @@
+"""`python -m gateway.sandbox --host 127.0.0.1 --port 8010 --database-url postgresql://...`"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from pydantic_settings import CliApp
+
+from gateway.sandbox.app import create_app
+from gateway.sandbox.settings import SandboxSettings
+from infra.logging import configure_logging
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    settings = CliApp.run(SandboxSettings, cli_args=args)
+    configure_logging(level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # keep the structlog handlers configure_logging installed
+        # A lost-response charge may be sleeping when we are stopped; do not wait for it in full.
+        timeout_graceful_shutdown=2,
+    )
+
+
+if __name__ == "__main__":
+    main()
