@@ -8,6 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 # Our message modules (and the pure libraries they use) are deterministic; pass them through the
@@ -43,3 +44,32 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 async def connect(address: str, namespace: str = "default") -> Client:
     return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    """Register our custom search attributes (idempotent: already-registered names are skipped)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from workflows.search_attributes import ALL
+
+    kinds = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        registered = set(existing.custom_attributes)
+    except RPCError as error:
+        # The time-skipping test server can add attributes but not list them.
+        if error.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        registered = set()
+    missing = {name: kinds[kind] for name, kind in ALL.items() if name not in registered}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionState,
         TransitionInput,
     )
+    from workflows import search_attributes as sa
     from workflows.constants import SUBSCRIPTION_WORKFLOW
     from workflows.details import render_details
 
@@ -48,6 +50,7 @@ _SIGN_RETRY = RetryPolicy(
     non_retryable_error_types=[names.INVALID_SUBSCRIPTION, names.AGREEMENT_REJECTED],
 )
 _ACTIVITY_TIMEOUT = timedelta(seconds=60)
+_UNSET = object()
 
 
 @workflow.defn(name=SUBSCRIPTION_WORKFLOW)
@@ -83,6 +86,7 @@ class SubscriptionWorkflow:
         self._runs = carried.runs + 1 if carried else 1
         self._finished = False
         self._device_change_seq = carried.device_change_seq if carried else 0
+        self._indexed: dict[str, object] = {}
 
     # --- main loop ---------------------------------------------------------------------------------
 
@@ -493,4 +497,23 @@ class SubscriptionWorkflow:
         )
 
     def _refresh_details(self) -> None:
-        workflow.set_current_details(render_details(self.state()))
+        """Current details for the UI, and search attributes for queries (upserted only when changed,
+        each upsert being a history event)."""
+        state = self.state()
+        workflow.set_current_details(render_details(state))
+        wanted: list[tuple[SearchAttributeKey[Any], object]] = [
+            (sa.SUBSCRIPTION_STATUS, state.status.value),
+            (sa.USER_ID, state.user_id),
+            (sa.PRODUCT_ID, state.product_id),
+            (sa.DEVICE_COUNT, len(state.device_ids)),
+            (sa.NEXT_CHARGE_AT, state.next_charge_at),
+            (sa.PAID_THROUGH, state.paid_through),
+        ]
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key, value in wanted:
+            if self._indexed.get(key.name, _UNSET) == value:
+                continue
+            self._indexed[key.name] = value
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)

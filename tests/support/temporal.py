@@ -7,9 +7,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.billing import BillingActivities
@@ -22,6 +23,17 @@ from workflows.constants import subscription_workflow_id
 from workflows.subscription import SubscriptionWorkflow
 
 SubscriptionHandle = WorkflowHandle[SubscriptionWorkflow, SubscriptionState]
+
+# Workflows each task queue's test started: terminated when its worker stops, so a subscription left
+# waiting for its next period cannot hold up time skipping for the tests after it.
+_started: dict[str, list[SubscriptionHandle]] = {}
+
+
+async def terminate_started(task_queue: str) -> None:
+    for handle in _started.pop(task_queue, []):
+        # Terminating a finished workflow is refused; that refusal is the expected case.
+        with suppress(RPCError):
+            await handle.terminate(reason="test finished")
 
 
 @asynccontextmanager
@@ -39,7 +51,10 @@ async def running_worker(
                 max_concurrent_activities=16,
             )
             async with worker:
-                yield
+                try:
+                    yield
+                finally:
+                    await terminate_started(task_queue)
     finally:
         gateway.close()
 
@@ -70,6 +85,7 @@ async def start_subscription(
         id=subscription_workflow_id(contract_id),
         task_queue=task_queue,
     )
+    _started.setdefault(task_queue, []).append(handle)
     return contract_id, handle
 
 
@@ -90,7 +106,9 @@ async def wait_for_state(
     raise AssertionError(f"state never matched within {timeout}s; last: {state}")
 
 
-async def settled(env: WorkflowEnvironment, handle: SubscriptionHandle, *, timeout: float = 30.0) -> SubscriptionState:
+async def settled(
+    env: WorkflowEnvironment, handle: SubscriptionHandle, *, timeout: float = 30.0
+) -> SubscriptionState:
     """Wait until the workflow is idle: finished, or waiting for a charge time still in the future."""
     now = await env.get_current_time()
 

@@ -14,23 +14,18 @@ from models.entitlement import Entitlement
 from models.enums import EntitlementStatus, PlanStatus, SubscriptionStatus
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product
-from tests.support.temporal import running_worker, settled, start_subscription
+from tests.support.temporal import settled, start_subscription
 
 
 async def test_signing_charges_first_period_and_entitles_every_device(
-    time_skipping_env: WorkflowEnvironment,
-    sessions: SessionFactory,
-    sandbox_gateway: SandboxGateway,
-    task_queue: str,
+    env: WorkflowEnvironment, sessions: SessionFactory, sandbox_gateway: SandboxGateway, task_queue: str
 ) -> None:
     product_id = make_product(sessions, price=1500, cycle="P30D")
     devices = make_devices(sessions, owner="alice", count=3)
-    async with running_worker(time_skipping_env, sessions=sessions, gateway_url=sandbox_gateway.url,
-                              task_queue=task_queue):
-        contract_id, handle = await start_subscription(
-            time_skipping_env, task_queue=task_queue, user_id="alice", product_id=product_id, device_ids=devices
-        )
-        state = await settled(time_skipping_env, handle)
+    contract_id, handle = await start_subscription(
+        env, task_queue=task_queue, user_id="alice", product_id=product_id, device_ids=devices
+    )
+    state = await settled(env, handle)
 
     assert state.status is SubscriptionStatus.ACTIVE
     assert state.period == 0
@@ -46,7 +41,9 @@ async def test_signing_charges_first_period_and_entitles_every_device(
     assert [(p.period, p.amount_minor, p.status) for p in plans] == [(0, 4500, PlanStatus.PAID)]
     assert [a.idempotency_key for a in attempts] == [f"charge:{contract_id}:p0:a1"]
     assert sorted(e.device_id for e in entitlements) == sorted(devices)
-    assert all(e.status is EntitlementStatus.ACTIVE and e.valid_until == state.paid_through for e in entitlements)
+    assert all(
+        e.status is EntitlementStatus.ACTIVE and e.valid_until == state.paid_through for e in entitlements
+    )
     ledger = sandbox_gateway.ledger(contract_id)
     assert [(c["reference"]["period"], c["status"], c["amount"]["amount_minor"]) for c in ledger] == [
         (0, "succeeded", 4500)

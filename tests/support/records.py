@@ -1,0 +1,66 @@
+"""Read what a contract left in the database, for assertions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from infra.db import SessionFactory, transaction
+from models.contract import ChargeAttempt, ChargePlan, Contract
+from models.entitlement import ContractEvent, Entitlement
+
+
+@dataclass
+class Records:
+    contract: Contract | None
+    plans: list[ChargePlan]
+    attempts: list[ChargeAttempt]
+    entitlements: dict[str, Entitlement]
+    events: list[ContractEvent]
+
+    @property
+    def event_kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
+
+
+def records(sessions: SessionFactory, contract_id: str) -> Records:
+    cid = uuid.UUID(contract_id)
+    with transaction(sessions) as session:
+        return Records(
+            contract=session.get(Contract, cid),
+            plans=list(
+                session.exec(
+                    select(ChargePlan).where(ChargePlan.contract_id == cid).order_by(col(ChargePlan.period))
+                )
+            ),
+            attempts=list(
+                session.exec(
+                    select(ChargeAttempt)
+                    .where(ChargeAttempt.contract_id == cid)
+                    .order_by(col(ChargeAttempt.period), col(ChargeAttempt.attempt))
+                )
+            ),
+            entitlements={
+                e.device_id: e
+                for e in session.exec(select(Entitlement).where(Entitlement.contract_id == cid))
+            },
+            events=list(
+                session.exec(
+                    select(ContractEvent)
+                    .where(ContractEvent.contract_id == cid)
+                    .order_by(col(ContractEvent.id))
+                )
+            ),
+        )
+
+
+def ledger_periods(ledger: list[dict[str, object]]) -> list[tuple[int, str]]:
+    """(period, status) of every gateway charge, oldest first."""
+    out: list[tuple[int, str]] = []
+    for charge in ledger:
+        reference = charge["reference"]
+        assert isinstance(reference, dict)
+        out.append((int(reference["period"]), str(charge["status"])))
+    return out
