@@ -93,21 +93,21 @@ async def wait_for_state(
     handle: SubscriptionHandle,
     predicate: Callable[[SubscriptionState], bool],
     *,
-    timeout: float = 30.0,
+    within: float = 30.0,
 ) -> SubscriptionState:
     """Query (in real time) until the predicate holds; the last state is in the failure message."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     state: SubscriptionState | None = None
     while time.monotonic() < deadline:
         state = await handle.query(SubscriptionWorkflow.state)
         if predicate(state):
             return state
         await asyncio.sleep(0.05)
-    raise AssertionError(f"state never matched within {timeout}s; last: {state}")
+    raise AssertionError(f"state never matched within {within}s; last: {state}")
 
 
 async def settled(
-    env: WorkflowEnvironment, handle: SubscriptionHandle, *, timeout: float = 30.0
+    env: WorkflowEnvironment, handle: SubscriptionHandle, *, within: float = 30.0
 ) -> SubscriptionState:
     """Wait until the workflow is idle: finished, or waiting for a charge time still in the future."""
     now = await env.get_current_time()
@@ -119,4 +119,4 @@ async def settled(
             return state.paid_through is not None and state.paid_through > now
         return state.next_charge_at is not None and state.next_charge_at > now
 
-    return await wait_for_state(handle, idle, timeout=timeout)
+    return await wait_for_state(handle, idle, within=within)

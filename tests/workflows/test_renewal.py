@@ -77,7 +77,8 @@ async def test_renewal_of_discontinued_product_terminates_contract(
     )
     assert "renewal_not_verified" in saved.event_kinds
     assert ledger_periods(sandbox_gateway.ledger(contract_id)) == [(0, "succeeded")]
-    agreement = httpx.get(f"{sandbox_gateway.url}/v1/agreements/{saved.contract.agreement_id}").json()
+    async with httpx.AsyncClient(base_url=sandbox_gateway.url) as http:
+        agreement = (await http.get(f"/v1/agreements/{saved.contract.agreement_id}")).json()
     assert agreement["status"] == "released"
 
 
