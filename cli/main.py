@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import typer
@@ -39,60 +41,3 @@ def sandbox_gateway(ctx: typer.Context) -> None:
     from gateway.sandbox.__main__ import main
 
     main(ctx.args)
-
-
-@app.command()
-def up(
-    data_dir: Path | None = typer.Option(
-        None, help="Data and logs (env IOT_BILLING_DATA_DIR, default ./.iot-billing)."
-    ),
-    api_port: int | None = typer.Option(None, help="API port (env IOT_BILLING_API_PORT, default 8000)."),
-    temporal_port: int | None = typer.Option(
-        None, help="Temporal port (env IOT_BILLING_TEMPORAL_PORT, default 7233)."
-    ),
-    temporal_ui_port: int | None = typer.Option(
-        None, help="Temporal UI port (env IOT_BILLING_TEMPORAL_UI_PORT, default 8233)."
-    ),
-    gateway_port: int | None = typer.Option(
-        None, help="Sandbox gateway port (env IOT_BILLING_GATEWAY_PORT, default 8010)."
-    ),
-    seed: bool | None = typer.Option(None, "--seed/--no-seed", help="Seed the demo catalog (default: seed)."),
-) -> None:
-    """Run the whole system: embedded PostgreSQL (unless DATABASE_URL), Temporal dev server and UI (unless
-    TEMPORAL_ADDRESS), migrations, sandbox gateway, worker, API and demo data, until Ctrl-C."""
-    from infra.stack import run_stack
-    from infra.stack_config import StackSettings
-
-    flags: dict[str, Any] = {
-        "data_dir": data_dir,
-        "api_port": api_port,
-        "temporal_port": temporal_port,
-        "temporal_ui_port": temporal_ui_port,
-        "gateway_port": gateway_port,
-        "seed_demo": seed,
-    }
-    # Flags win over the environment; unset flags leave it alone.
-    stack = StackSettings(**{name: value for name, value in flags.items() if value is not None})
-    raise typer.Exit(run_stack(stack))
-
-
-@app.command("seed-demo")
-def seed_demo_command(
-    api_url: str = typer.Option("http://127.0.0.1:8000", envvar="IOT_BILLING_API_URL"),
-) -> None:
-    """Create the demo catalog (products, demo-user's devices) through a running API; safe to repeat."""
-    import httpx
-
-    from infra.demo import demo_user_token, seed_demo
-
-    settings = Settings()
-    with httpx.Client(base_url=api_url, timeout=10) as client:
-        catalog = seed_demo(client, admin_token=settings.admin_token.get_secret_value())
-    for cycle, product_id in catalog.product_ids.items():
-        typer.echo(f"product {cycle}: {product_id}")
-    typer.echo(f"devices of {catalog.user_id}: {', '.join(catalog.device_ids)}")
-    typer.echo(f"user JWT: {demo_user_token(settings.user_token_secret.get_secret_value(), catalog.user_id)}")
-
-
-if __name__ == "__main__":
-    app()

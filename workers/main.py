@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
