@@ -4,6 +4,9 @@ Sync activities: they run in the worker's thread pool, where blocking database a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 
 from activities import names
@@ -48,7 +51,7 @@ class BillingActivities:
     def replace_agreement(self, request: ReplaceAgreementInput) -> str:
         return replace_agreement(sessions=self._sessions, gateway=self._gateway, request=request)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [
             self.sign_contract,
             self.settle_period,

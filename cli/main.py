@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import typer
 
