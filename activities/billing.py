@@ -10,13 +10,14 @@ from typing import Any
 from temporalio import activity
 
 from activities import names
-from activities.closing import finish_contract, record_transition, replace_agreement
+from activities.closing import finish_contract, record_transition, release_agreement, replace_agreement
 from activities.settlement import settle_period
 from activities.signing import sign_contract
 from gateway.protocol import PaymentGateway
 from infra.db import SessionFactory
 from models.messages import (
     FinishInput,
+    ReleaseAgreementInput,
     ReplaceAgreementInput,
     SettleOutcome,
     SettlePeriodInput,
@@ -51,6 +52,10 @@ class BillingActivities:
     def replace_agreement(self, request: ReplaceAgreementInput) -> str:
         return replace_agreement(sessions=self._sessions, gateway=self._gateway, request=request)
 
+    @activity.defn(name=names.RELEASE_AGREEMENT)
+    def release_agreement(self, request: ReleaseAgreementInput) -> None:
+        release_agreement(sessions=self._sessions, gateway=self._gateway, request=request)
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.sign_contract,
@@ -58,4 +63,5 @@ class BillingActivities:
             self.finish_contract,
             self.record_transition,
             self.replace_agreement,
+            self.release_agreement,
         ]

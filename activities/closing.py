@@ -13,7 +13,7 @@ from activities.names import AGREEMENT_REJECTED, CONTRACT_NOT_FOUND
 from gateway.protocol import AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, transaction
 from models.contract import Contract
-from models.messages import FinishInput, ReplaceAgreementInput, TransitionInput
+from models.messages import FinishInput, ReleaseAgreementInput, ReplaceAgreementInput, TransitionInput
 from models.money import Money
 
 
@@ -48,6 +48,30 @@ def finish_contract(*, sessions: SessionFactory, gateway: PaymentGateway, reques
             dedup_key=f"{contract_id}:finished",
             kind=request.status.value,
             detail={"reason": request.reason, "revoke_at": revoke_at.isoformat()},
+        )
+
+
+def release_agreement(
+    *, sessions: SessionFactory, gateway: PaymentGateway, request: ReleaseAgreementInput
+) -> None:
+    """Release the payment agreement now (a cancel at period end); entitlements are left as they are."""
+    contract_id = uuid.UUID(request.contract_id)
+    contract = _contract(sessions, contract_id)
+    if contract.agreement_status != "active":
+        return
+    status = gateway.release_agreement(agreement_id=contract.agreement_id).status.value
+    with transaction(sessions) as session:
+        locked = session.get(Contract, contract_id, with_for_update=True)
+        assert locked is not None
+        locked.agreement_status = status
+        locked.updated_at = datetime.now(UTC)
+        session.add(locked)
+        append_event(
+            session,
+            contract_id=contract_id,
+            dedup_key=f"{contract_id}:agreement_released",
+            kind="agreement_released",
+            detail={"agreement_id": locked.agreement_id, "reason": request.reason},
         )
 
 

@@ -5,6 +5,7 @@ SETTLE_PERIOD = "settle_period"
 FINISH_CONTRACT = "finish_contract"
 RECORD_TRANSITION = "record_transition"
 REPLACE_AGREEMENT = "replace_agreement"
+RELEASE_AGREEMENT = "release_agreement"
 
 # ApplicationError types raised by activities and understood by workflows and the API.
 INVALID_SUBSCRIPTION = "InvalidSubscription"

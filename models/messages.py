@@ -182,6 +182,11 @@ class TransitionInput(_Message):
     detail: dict[str, str] = Field(default_factory=dict)
 
 
+class ReleaseAgreementInput(_Message):
+    contract_id: str
+    reason: str
+
+
 class ReplaceAgreementInput(_Message):
     contract_id: str
     agreement_token: str

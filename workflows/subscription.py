@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         DeviceChange,
         DeviceChangeRequest,
         FinishInput,
+        ReleaseAgreementInput,
         ReplaceAgreementInput,
         SettleOutcome,
         SettlePeriodInput,
@@ -39,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.details import render_details
 
 SUBSCRIPTION_ENDED = "SubscriptionEnded"
+# Workflow changes since the first recorded histories, each guarded so those histories still replay.
+PATCH_RELEASE_AGREEMENT_ON_CANCEL = "release-agreement-on-cancel"
 INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
@@ -174,6 +177,15 @@ class SubscriptionWorkflow:
                     "cancel_requested",
                     {"mode": self._cancel.mode.value, "reason": self._cancel.reason},
                 )
+                if workflow.patched(PATCH_RELEASE_AGREEMENT_ON_CANCEL):
+                    # No charge will follow: the user's payment authorization goes now, not at period end.
+                    await workflow.execute_activity(
+                        names.RELEASE_AGREEMENT,
+                        ReleaseAgreementInput(contract_id=self._input.contract_id, reason="cancel_requested"),
+                        start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                        retry_policy=_RETRY,
+                        summary="release the payment agreement",
+                    )
                 continue
             if now >= due:
                 if self._cancel is not None:

@@ -1,6 +1,6 @@
-"""Records the histories replayed by test_replay.py. Runs only when asked:
+"""Records the histories replayed by test_replay.py. Runs only when asked, naming the workflow version:
 
-    IOT_BILLING_RECORD_HISTORIES=1 .venv/bin/pytest tests/histories/test_record_histories.py
+    IOT_BILLING_RECORD_HISTORIES=v3 .venv/bin/pytest tests/histories/test_record_histories.py
 
 Record before changing workflow logic, commit the files, then make the change behind `workflow.patched`
 so that every committed history still replays (docs: README, "Changing a workflow safely")."""
@@ -25,21 +25,24 @@ from tests.support.temporal import SubscriptionHandle, running_worker, settled, 
 from workflows.subscription import SubscriptionWorkflow
 
 HERE = Path(__file__).parent
-pytestmark = pytest.mark.skipif(
-    os.environ.get("IOT_BILLING_RECORD_HISTORIES") != "1", reason="records histories only when asked"
-)
+VERSION = os.environ.get("IOT_BILLING_RECORD_HISTORIES", "")
+pytestmark = pytest.mark.skipif(not VERSION, reason="records histories only when asked")
 
 
 async def save(env: WorkflowEnvironment, handle: SubscriptionHandle, name: str) -> None:
-    first = await env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id).fetch_history()
-    (HERE / f"{name}.first-run.json").write_text(first.to_json())
+    first = await env.client.get_workflow_handle(
+        handle.id, run_id=handle.first_execution_run_id
+    ).fetch_history()
+    (HERE / f"{VERSION}-{name}.first-run.json").write_text(first.to_json())
     if first.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
         last = await env.client.get_workflow_handle(handle.id).fetch_history()
-        (HERE / f"{name}.last-run.json").write_text(last.to_json())
+        (HERE / f"{VERSION}-{name}.last-run.json").write_text(last.to_json())
 
 
 async def test_record_lifecycle_histories(
-    time_skipping_env: WorkflowEnvironment, sessions: SessionFactory, sandbox_gateway: SandboxGateway,
+    time_skipping_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    sandbox_gateway: SandboxGateway,
     task_queue: str,
 ) -> None:
     env = time_skipping_env
@@ -47,8 +50,13 @@ async def test_record_lifecycle_histories(
         product_id = make_product(sessions, cycle="P30D", delays=(HOUR, 2 * HOUR), max_attempts=4)
         devices = make_devices(sessions, owner="rec", count=3)
         _, handle = await start_subscription(
-            env, task_queue=task_queue, user_id="rec", product_id=product_id, device_ids=devices,
-            token="sandbox_flaky_2", periods_per_run=2,
+            env,
+            task_queue=task_queue,
+            user_id="rec",
+            product_id=product_id,
+            device_ids=devices,
+            token="sandbox_flaky_2",
+            periods_per_run=2,
         )
         await env.sleep(timedelta(hours=4))
         await settled(env, handle)
@@ -62,7 +70,11 @@ async def test_record_lifecycle_histories(
         await save(env, handle, "flaky-card-device-removed-continued-canceled")
 
         _, declined = await start_subscription(
-            env, task_queue=task_queue, user_id="rec", product_id=product_id, device_ids=devices[1:],
+            env,
+            task_queue=task_queue,
+            user_id="rec",
+            product_id=product_id,
+            device_ids=devices[1:],
             token="sandbox_soft_decline",
         )
         await declined.result()
@@ -78,7 +90,10 @@ async def test_record_lifecycle_histories(
 
 
 async def test_record_update_history(
-    dev_server_env: WorkflowEnvironment, sessions: SessionFactory, sandbox_gateway: SandboxGateway, task_queue: str
+    dev_server_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    sandbox_gateway: SandboxGateway,
+    task_queue: str,
 ) -> None:
     env = dev_server_env
     async with running_worker(env, sessions=sessions, gateway_url=sandbox_gateway.url, task_queue=task_queue):
@@ -88,8 +103,12 @@ async def test_record_update_history(
             env, task_queue=task_queue, user_id="rec", product_id=product_id, device_ids=devices[:2]
         )
         await handle.execute_update(SubscriptionWorkflow.signup_outcome)
-        await handle.execute_update(SubscriptionWorkflow.change_devices, DeviceChangeRequest(add=(devices[2],)))
+        await handle.execute_update(
+            SubscriptionWorkflow.change_devices, DeviceChangeRequest(add=(devices[2],))
+        )
         await handle.execute_update(SubscriptionWorkflow.request_cancel, CancelRequest())
-        await handle.execute_update(SubscriptionWorkflow.request_cancel, CancelRequest(mode=CancelMode.IMMEDIATELY))
+        await handle.execute_update(
+            SubscriptionWorkflow.request_cancel, CancelRequest(mode=CancelMode.IMMEDIATELY)
+        )
         await handle.result()
         await save(env, handle, "updates-signup-devices-cancel")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -64,3 +67,16 @@ def ledger_periods(ledger: list[dict[str, object]]) -> list[tuple[int, str]]:
         assert isinstance(reference, dict)
         out.append((int(reference["period"]), str(charge["status"])))
     return out
+
+
+async def wait_for_records(
+    sessions: SessionFactory, contract_id: str, predicate: Callable[[Records], bool], *, within: float = 30.0
+) -> Records:
+    """Poll the database until the contract's records satisfy the predicate (activities commit after the
+    workflow's in-memory state changes, so a query can run ahead of the database)."""
+    deadline = time.monotonic() + within
+    while True:
+        saved = records(sessions, contract_id)
+        if predicate(saved) or time.monotonic() > deadline:
+            return saved
+        await asyncio.sleep(0.05)

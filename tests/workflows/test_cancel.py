@@ -12,7 +12,7 @@ from models.enums import CancelMode, EntitlementStatus, SubscriptionStatus
 from models.messages import CancelRequest
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product
-from tests.support.records import ledger_periods, records
+from tests.support.records import ledger_periods, records, wait_for_records
 from tests.support.temporal import settled, start_subscription, wait_for_state
 from workflows.subscription import SubscriptionWorkflow
 
@@ -29,8 +29,9 @@ async def test_cancel_at_period_end_keeps_entitlements_until_paid_through(
     await handle.signal(SubscriptionWorkflow.cancel, CancelRequest())
     canceling = await wait_for_state(handle, lambda s: s.status is SubscriptionStatus.CANCELING)
     assert canceling.next_charge_at is None
-    saved = records(sessions, contract_id)
+    saved = await wait_for_records(sessions, contract_id, lambda r: "agreement_released" in r.event_kinds)
     assert saved.contract is not None and saved.contract.status is SubscriptionStatus.CANCELING
+    assert saved.contract.agreement_status == "released"
     assert all(e.status is EntitlementStatus.ACTIVE for e in saved.entitlements.values())
 
     final = await handle.result()
@@ -40,6 +41,8 @@ async def test_cancel_at_period_end_keeps_entitlements_until_paid_through(
     saved = records(sessions, contract_id)
     assert all(e.valid_until == first.paid_through for e in saved.entitlements.values())
     assert saved.contract is not None and saved.contract.agreement_status == "released"
+    # The agreement went when the cancel was recorded, before the period ended.
+    assert saved.event_kinds.index("agreement_released") < saved.event_kinds.index("canceled")
     assert ledger_periods(sandbox_gateway.ledger(contract_id)) == [(0, "succeeded")]
 
 
