@@ -15,6 +15,7 @@ from infra.db import SessionFactory, transaction
 from models.contract import Contract
 from models.messages import FinishInput, ReleaseAgreementInput, ReplaceAgreementInput, TransitionInput
 from models.money import Money
+from vouchers.redemption import release_claim
 
 
 def _contract(sessions: SessionFactory, contract_id: uuid.UUID) -> Contract:
@@ -37,6 +38,9 @@ def finish_contract(*, sessions: SessionFactory, gateway: PaymentGateway, reques
         locked = session.get(Contract, contract_id, with_for_update=True)
         assert locked is not None
         end_entitlements(session, contract_id=contract_id, until=revoke_at, reason=request.reason)
+        if locked.voucher_claim_id is not None:
+            # A claim that never paid towards a charge goes back to its user (no-op once used).
+            release_claim(session, claim_id=locked.voucher_claim_id, contract_id=contract_id)
         locked.status = request.status
         locked.termination_reason = request.reason
         locked.agreement_status = agreement_status

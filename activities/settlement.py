@@ -26,6 +26,7 @@ from models.cycle import BillingCycle
 from models.enums import AttemptStatus, PlanStatus, SubscriptionStatus
 from models.messages import SettleOutcome, SettlePeriodInput
 from models.money import Money
+from vouchers.redemption import discount_for_period, mark_used
 from workflows.rules import (
     ContractTerms,
     LiveDevice,
@@ -159,6 +160,16 @@ def _prepare(
             return base.outcome("not_verified", reason=verification.failure.value)
         priced = verification.plan
         assert priced is not None
+        if contract.voucher_claim_id is not None:
+            discount = discount_for_period(
+                session,
+                claim_id=contract.voucher_claim_id,
+                contract_id=contract_id,
+                period=request.period,
+                gross_minor=priced.gross_minor,
+            )
+            priced = price_plan(priced.device_ids, priced.unit_price_minor, discount)
+
         values = {
             "id": uuid.uuid4(),
             "contract_id": contract_id,
@@ -222,8 +233,9 @@ def _prepare(
 
 
 def _record(
-    sessions: SessionFactory, base: _Base, attempt_id: uuid.UUID, result: ChargeResult
+    sessions: SessionFactory, base: _Base, attempt_id: uuid.UUID, result: ChargeResult | None
 ) -> SettleOutcome:
+    """`result` is None for a plan discounted to nothing: paid without a gateway charge."""
     """Phase 3 (one transaction): the attempt's outcome, the plan, the contract, entitlements, events."""
     request = base.request
     contract_id = uuid.UUID(request.contract_id)
@@ -237,10 +249,10 @@ def _record(
             )
         ).one()
         assert attempt is not None
-        attempt.gateway_charge_id = result.charge_id
+        attempt.gateway_charge_id = result.charge_id if result else None
         attempt.completed_at = now
         amount = Money(amount_minor=attempt.amount_minor, currency=attempt.currency)
-        if result.status == ChargeStatus.SUCCEEDED:
+        if result is None or result.status == ChargeStatus.SUCCEEDED:
             attempt.status = AttemptStatus.SUCCEEDED
             plan.status = PlanStatus.PAID
             plan.paid_at = now
@@ -258,11 +270,15 @@ def _record(
                 valid_from=base.start,
                 valid_until=base.end,
             )
+            if contract.voucher_claim_id is not None and plan.discount_minor > 0:
+                # The voucher is redeemed by the first charge it paid towards, and only then.
+                mark_used(session, claim_id=contract.voucher_claim_id, contract_id=contract_id, now=now)
             kind, detail = (
                 "period_paid",
-                {"charge_id": result.charge_id, "amount_minor": attempt.amount_minor},
+                {"charge_id": attempt.gateway_charge_id or "", "amount_minor": attempt.amount_minor},
             )
         else:
+            assert result is not None
             attempt.status = AttemptStatus.DECLINED
             attempt.decline_code = result.decline_code
             attempt.decline_kind = result.decline_kind.value if result.decline_kind else None
@@ -285,7 +301,7 @@ def _record(
         )
         if attempt.status == AttemptStatus.SUCCEEDED:
             return base.outcome(
-                "paid", device_ids=tuple(plan.device_ids), amount=amount, charge_id=result.charge_id
+                "paid", device_ids=tuple(plan.device_ids), amount=amount, charge_id=attempt.gateway_charge_id
             )
         return base.outcome(
             "declined",
@@ -303,6 +319,8 @@ def settle_period(
     if isinstance(prepared, SettleOutcome):
         return prepared
     base, contract, attempt = prepared
+    if attempt.amount_minor == 0:
+        return _record(sessions, base, attempt.id, None)
     # GatewayUnavailable propagates: Temporal retries the activity, which resumes at the pending attempt.
     result = gateway.charge(
         agreement_id=contract.agreement_id,

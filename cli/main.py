@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import typer
 
@@ -37,3 +41,104 @@ def sandbox_gateway(ctx: typer.Context) -> None:
     from gateway.sandbox.__main__ import main
 
     main(ctx.args)
+
+
+@app.command()
+def up(
+    data_dir: Path | None = typer.Option(
+        None, help="Data and logs (env IOT_BILLING_DATA_DIR, default ./.iot-billing)."
+    ),
+    api_port: int | None = typer.Option(None, help="API port (env IOT_BILLING_API_PORT, default 8000)."),
+    temporal_port: int | None = typer.Option(
+        None, help="Temporal port (env IOT_BILLING_TEMPORAL_PORT, default 7233)."
+    ),
+    temporal_ui_port: int | None = typer.Option(
+        None, help="Temporal UI port (env IOT_BILLING_TEMPORAL_UI_PORT, default 8233)."
+    ),
+    gateway_port: int | None = typer.Option(
+        None, help="Sandbox gateway port (env IOT_BILLING_GATEWAY_PORT, default 8010)."
+    ),
+    seed: bool | None = typer.Option(None, "--seed/--no-seed", help="Seed the demo catalog (default: seed)."),
+) -> None:
+    """Run the whole system: embedded PostgreSQL (unless DATABASE_URL), Temporal dev server and UI (unless
+    TEMPORAL_ADDRESS), migrations, sandbox gateway, worker, API and demo data, until Ctrl-C."""
+    # Nothing runs yet: a stop while the modules below load is a clean exit. The supervisor then installs
+    # its own handlers, which stop the children it started.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+    from infra.stack import run_stack
+    from infra.stack_config import StackSettings
+
+    flags: dict[str, Any] = {
+        "data_dir": data_dir,
+        "api_port": api_port,
+        "temporal_port": temporal_port,
+        "temporal_ui_port": temporal_ui_port,
+        "gateway_port": gateway_port,
+        "seed_demo": seed,
+    }
+    # Flags win over the environment; unset flags leave it alone.
+    stack = StackSettings(**{name: value for name, value in flags.items() if value is not None})
+    raise typer.Exit(run_stack(stack))
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+@app.command("seed-demo")
+def seed_demo_command(
+    api_url: str = typer.Option("http://127.0.0.1:8000", envvar="IOT_BILLING_API_URL"),
+) -> None:
+    """Create the demo catalog (products, demo-user's devices) through a running API; safe to repeat."""
+    import httpx
+
+    from infra.demo import demo_user_token, seed_demo
+
+    settings = Settings()
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        catalog = seed_demo(client, admin_token=settings.admin_token.get_secret_value())
+    for cycle, product_id in catalog.product_ids.items():
+        typer.echo(f"product {cycle}: {product_id}")
+    typer.echo(f"devices of {catalog.user_id}: {', '.join(catalog.device_ids)}")
+    typer.echo(f"user JWT: {demo_user_token(settings.user_token_secret.get_secret_value(), catalog.user_id)}")
+
+
+@app.command()
+def reconcile(
+    database_url: str | None = typer.Option(None, help="Our database (default: DATABASE_URL)."),
+    gateway_url: str | None = typer.Option(
+        None, help="The gateway whose GET /v1/charges is the ledger (default: IOT_BILLING_GATEWAY_URL)."
+    ),
+    gateway_database_url: str | None = typer.Option(
+        None, help="Read the ledger from the sandbox gateway's tables instead of over HTTP."
+    ),
+    contract: list[str] = typer.Option([], "--contract", help="Only this contract (repeatable)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the findings to this JSON file."),
+    plain: bool | None = typer.Option(
+        None, "--plain/--table", help="Plain lines or a table (default: a table on a terminal)."
+    ),
+    in_flight_grace: float = typer.Option(
+        300.0, help="Seconds a pending attempt may await the gateway's answer before its charge is reported."
+    ),
+) -> None:
+    """Compare the gateway's ledger with our attempts, plans, entitlements and counters; print every
+    discrepancy. Exit 0 when clean, 1 on any discrepancy, 2 when the books cannot be read."""
+    from reconcile.command import run_reconcile
+
+    settings = Settings()
+    raise typer.Exit(
+        run_reconcile(
+            database_url=database_url or settings.database_url,
+            gateway_url=gateway_url or settings.gateway_url,
+            gateway_database_url=gateway_database_url,
+            contract_ids=contract,
+            json_path=json_path,
+            plain=plain,
+            in_flight_grace_seconds=in_flight_grace,
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:
-        if self.environment == "production":
+        if self.environment != "development":
             if self.admin_token.get_secret_value() == DEFAULT_ADMIN_TOKEN:
                 raise ValueError("IOT_BILLING_ADMIN_TOKEN must be set outside development")
             if self.user_token_secret.get_secret_value() == DEFAULT_USER_TOKEN_SECRET:

@@ -4,6 +4,7 @@ from models.catalog import Device, Product
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent, Entitlement
 from models.idempotency import IdempotencyRecord
+from models.voucher import Voucher, VoucherClaim, VoucherHolding, VoucherPush
 
 __all__ = [
     "ChargeAttempt",
@@ -14,4 +15,8 @@ __all__ = [
     "Entitlement",
     "IdempotencyRecord",
     "Product",
+    "Voucher",
+    "VoucherClaim",
+    "VoucherHolding",
+    "VoucherPush",
 ]

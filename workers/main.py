@@ -12,16 +12,20 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.billing import BillingActivities
+from activities.vouchers import VoucherActivities
 from gateway.http_client import HttpPaymentGateway
 from infra.db import make_engine, make_session_factory
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.temporal import connect, workflow_runner
 from workflows.subscription import SubscriptionWorkflow
+from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: list[type] = [SubscriptionWorkflow]
+WORKFLOWS: list[type] = [SubscriptionWorkflow, VoucherLifecycleWorkflow]
+# Activities are blocking (database, gateway): one thread each, as many as may run at once.
+ACTIVITY_THREADS = 64
 
 
 def build_worker(
@@ -30,13 +34,14 @@ def build_worker(
     task_queue: str,
     activities: BillingActivities,
     executor: ThreadPoolExecutor,
-    max_concurrent_activities: int = 64,
+    voucher_activities: VoucherActivities | None = None,
+    max_concurrent_activities: int = ACTIVITY_THREADS,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities.all(),
+        activities=activities.all() + (voucher_activities.all() if voucher_activities else []),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=workflow_runner(),
@@ -54,11 +59,13 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=64, thread_name_prefix="activity") as executor:
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        sessions = make_session_factory(engine)
         worker = build_worker(
             client,
             task_queue=settings.task_queue,
-            activities=BillingActivities(make_session_factory(engine), gateway),
+            activities=BillingActivities(sessions, gateway),
+            voucher_activities=VoucherActivities(sessions),
             executor=executor,
         )
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)

@@ -69,6 +69,7 @@ async def start_subscription(
     token: str = "sandbox_ok",
     periods_per_run: int = 12,
     timezone: str = "UTC",
+    voucher_claim_id: uuid.UUID | None = None,
 ) -> tuple[str, SubscriptionHandle]:
     contract_id = str(uuid.uuid4())
     handle = await env.client.start_workflow(
@@ -81,6 +82,7 @@ async def start_subscription(
             agreement_token=token,
             timezone=timezone,
             periods_per_run=periods_per_run,
+            voucher_claim_id=str(voucher_claim_id) if voucher_claim_id else None,
         ),
         id=subscription_workflow_id(contract_id),
         task_queue=task_queue,

@@ -1,0 +1,112 @@
+"""Catalog bodies: a product's plan (resource type, cycle), unit price and dunning policy."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
+
+from api.schemas.common import Name, PositiveInt, RequestBody, ResourceType
+from models.catalog import Product
+from models.cycle import BillingCycle, InvalidCycle
+from models.dunning import DEFAULT_DELAYS_SECONDS
+from models.enums import ProductStatus
+from models.money import Money
+
+
+def _valid_cycle(text: str) -> str:
+    try:
+        BillingCycle.parse(text)
+    except InvalidCycle as error:
+        raise PydanticCustomError("invalid_billing_cycle", str(error)) from None
+    return text
+
+
+CycleText = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=40,
+        description="ISO-8601 duration in one unit family: P1M, P1Y, P30D, P2W, PT1M (demos).",
+        examples=["P1M"],
+    ),
+    AfterValidator(_valid_cycle),
+]
+MaxDevices = Annotated[StrictInt, Field(ge=1, le=100)]
+
+
+# The retry schedule for declined charges: wait delays_seconds[k] after failed attempt k+1.
+class DunningIn(RequestBody):
+    delays_seconds: list[PositiveInt] = Field(
+        default_factory=lambda: list(DEFAULT_DELAYS_SECONDS), min_length=1, max_length=20
+    )
+    max_attempts: Annotated[StrictInt, Field(ge=1, le=50)] = 4
+
+
+class ProductCreate(RequestBody):
+    name: Name
+    resource_type: ResourceType
+    billing_cycle: CycleText
+    unit_price: Money = Field(description="Price per device per period.")
+    max_devices: MaxDevices = 10
+    dunning: DunningIn = Field(default_factory=DunningIn)
+    status: ProductStatus = ProductStatus.ACTIVE
+
+
+class ProductUpdate(RequestBody):
+    """Only the fields sent change. A new unit price applies to running subscriptions from their next
+    period (the workflow re-reads the product at every renewal) and bumps `price_version`."""
+
+    name: Name | None = None
+    unit_price: Money | None = None
+    max_devices: MaxDevices | None = None
+    dunning: DunningIn | None = None
+    status: ProductStatus | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Omit a field to keep it; null would mean "unset", which no product field allows.
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "must not be null when sent")
+        return value
+
+
+class DunningOut(BaseModel):
+    delays_seconds: list[int]
+    max_attempts: int
+
+
+class ProductOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    resource_type: str
+    billing_cycle: str
+    unit_price: Money
+    max_devices: int
+    dunning: DunningOut
+    status: ProductStatus
+    price_version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        return cls(
+            id=product.id,
+            name=product.name,
+            resource_type=product.resource_type,
+            billing_cycle=product.billing_cycle,
+            unit_price=Money(amount_minor=product.unit_price_minor, currency=product.currency),
+            max_devices=product.max_devices,
+            dunning=DunningOut(
+                delays_seconds=list(product.dunning_delays_seconds), max_attempts=product.dunning_max_attempts
+            ),
+            status=product.status,
+            price_version=product.price_version,
+            created_at=product.created_at,
+            updated_at=product.updated_at,
+        )

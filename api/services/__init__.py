@@ -1,0 +1,1 @@
+"""What the routes do, as keyword-only functions over a session factory or the Temporal client."""

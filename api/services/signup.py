@@ -1,0 +1,118 @@
+"""Signup: validate in the database, reserve the Idempotency-Key, then start the subscription workflow and
+answer with the outcome of signing and the first charge attempt (see `signup_outcome`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.signing import validate_signup
+from api import idempotency
+from api.schemas.subscriptions import SubscriptionCreate
+from api.services.device_checks import assert_devices_free
+from api.services.errors import engine_problem
+from api.services.signup_outcome import Answer, ProductBrief, run_signup
+from infra.db import SessionFactory, transaction
+from models.catalog import Product
+from models.messages import SignContractInput
+
+SCOPE = "subscriptions"
+
+
+def sign_input(*, user_id: str, body: SubscriptionCreate, contract_id: str) -> SignContractInput:
+    return SignContractInput(
+        contract_id=contract_id,
+        user_id=user_id,
+        product_id=str(body.product_id),
+        device_ids=tuple(body.device_ids),
+        agreement_token=body.payment.agreement_token,
+        requested_at=datetime.now(UTC),
+        timezone=body.timezone,
+        voucher_claim_id=str(body.voucher_claim_id) if body.voucher_claim_id else None,
+    )
+
+
+def _validated(session: Session, *, user_id: str, body: SubscriptionCreate) -> Product:
+    request = sign_input(user_id=user_id, body=body, contract_id=str(uuid.uuid4()))
+    try:
+        product = validate_signup(session, request)
+    except ApplicationError as error:
+        raise engine_problem(error) from None
+    assert_devices_free(session, resource_type=product.resource_type, device_ids=body.device_ids)
+    return product
+
+
+def prevalidate(*, sessions: SessionFactory, user_id: str, body: SubscriptionCreate) -> ProductBrief:
+    """Every reason the signup would be refused, checked before anything is written or started."""
+    with transaction(sessions) as session:
+        product = _validated(session, user_id=user_id, body=body)
+        return ProductBrief(product.id, product.name, product.resource_type)
+
+
+def product_brief(*, sessions: SessionFactory, product_id: uuid.UUID) -> ProductBrief:
+    with transaction(sessions) as session:
+        product = session.get(Product, product_id)
+        name = product.name if product else str(product_id)
+        return ProductBrief(product_id, name, product.resource_type if product else "")
+
+
+async def subscribe(
+    *,
+    sessions: SessionFactory,
+    client: Client,
+    task_queue: str,
+    user_id: str,
+    key: str,
+    body: SubscriptionCreate,
+) -> tuple[Answer, bool]:
+    """The answer to a signup request, and whether it replays a stored one.
+
+    Order matters: an earlier use of the key is looked up first (a replay answers even if the catalog has
+    changed since); a new request is validated before its key is reserved, so a refused body leaves no row;
+    the reservation commits before the workflow starts, so a concurrent twin attaches to the same one."""
+    digest = idempotency.request_hash(body)
+
+    def find() -> idempotency.Reservation | None:
+        return idempotency.find(sessions, scope=SCOPE, user_id=user_id, key=key, digest=digest)
+
+    def validate_and_reserve() -> tuple[idempotency.Reservation, ProductBrief]:
+        product = prevalidate(sessions=sessions, user_id=user_id, body=body)
+        reservation = idempotency.reserve(
+            sessions, scope=SCOPE, user_id=user_id, key=key, digest=digest, resource_id=str(uuid.uuid4())
+        )
+        return reservation, product
+
+    earlier = await run_in_threadpool(find)
+    if earlier is not None and earlier.response_status is not None:
+        return Answer(earlier.response_status, earlier.response_body), True
+    if earlier is None:
+        reservation, product = await run_in_threadpool(validate_and_reserve)
+        if reservation.response_status is not None:  # a twin reserved the key first and has answered
+            return Answer(reservation.response_status, reservation.response_body), True
+    else:
+        # No stored answer: re-attach (after a crash or a timeout, or beside a concurrent twin).
+        reservation = earlier
+        product = await run_in_threadpool(
+            lambda: product_brief(sessions=sessions, product_id=body.product_id)
+        )
+
+    answer = await run_signup(
+        client=client,
+        task_queue=task_queue,
+        contract_id=reservation.resource_id,
+        user_id=user_id,
+        body=body,
+        product=product,
+    )
+    record_id = reservation.record_id
+    await run_in_threadpool(
+        lambda: idempotency.store_answer(
+            sessions, record_id=record_id, status=answer.status, body=answer.body
+        )
+    )
+    return answer, False

@@ -1,0 +1,40 @@
+"""`python -m bench.worker`: the baseline's worker process, with the same thread pool, concurrency and
+sandbox settings as the engine's worker, so the two measure the same platform."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from bench.bare import BASELINE_TASK_QUEUE, BareSubscriptionWorkflow, ThreeActivityWorkflow, noop
+from infra.settings import Settings
+from infra.temporal import connect, workflow_runner
+from workers.main import ACTIVITY_THREADS
+
+
+async def main() -> None:
+    settings = Settings()
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        worker = Worker(
+            client,
+            task_queue=BASELINE_TASK_QUEUE,
+            workflows=[BareSubscriptionWorkflow, ThreeActivityWorkflow],
+            activities=[noop],
+            activity_executor=executor,
+            max_concurrent_activities=ACTIVITY_THREADS,
+            workflow_runner=workflow_runner(),
+        )
+        async with worker:
+            await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+"""Container health checks of docker-compose.yml (our image has no curl):
+
+python deploy/healthcheck.py http://127.0.0.1:8000/readyz   # 200 or unhealthy
+python deploy/healthcheck.py worker                          # this container's worker polls its task queue
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import urllib.request
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+from infra.settings import Settings
+from infra.temporal import connect
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+async def worker_polling() -> bool:
+    settings = Settings()
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=settings.temporal_namespace,
+            task_queue=TaskQueue(name=settings.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=timedelta(seconds=3),
+    )
+    # The SDK's default worker identity is `<pid>@<hostname>`; the hostname is this container's.
+    suffix = f"@{socket.gethostname()}"
+    return any(poller.identity.endswith(suffix) for poller in response.pollers)
+
+
+if __name__ == "__main__":
+    target = sys.argv[1] if len(sys.argv) > 1 else ""
+    healthy = asyncio.run(worker_polling()) if target == "worker" else http_ok(target)
+    sys.exit(0 if healthy else 1)

@@ -1,0 +1,88 @@
+"""The command line and environment of each process the dev stack starts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from infra.stack_config import StackSettings
+from infra.temporal import temporal_cli_path
+from workflows.search_attributes import dev_server_flags
+
+# The directory holding our packages: children import them even when the project is not installed.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def inherited_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def child_env(
+    *,
+    stack: StackSettings,
+    database_url: str,
+    admin_token: str,
+    user_token_secret: str,
+) -> dict[str, str]:
+    env = inherited_env()
+    env["DATABASE_URL"] = database_url
+    env["TEMPORAL_ADDRESS"] = stack.temporal_address
+    env["IOT_BILLING_GATEWAY_URL"] = stack.gateway_url
+    env["IOT_BILLING_ADMIN_TOKEN"] = admin_token
+    env["IOT_BILLING_USER_TOKEN_SECRET"] = user_token_secret
+    return env
+
+
+def temporal_dev_server(stack: StackSettings, *, namespace: str) -> list[str]:
+    return [
+        temporal_cli_path(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(stack.data_dir.resolve() / "temporal.db"),
+        "--ip",
+        stack.temporal_ip,
+        "--port",
+        str(stack.temporal_port),
+        "--ui-port",
+        str(stack.temporal_ui_port),
+        "--namespace",
+        namespace,
+        *dev_server_flags(),
+    ]
+
+
+def sandbox_gateway(stack: StackSettings, *, database_url: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gateway.sandbox",
+        f"--host={stack.gateway_host}",
+        f"--port={stack.gateway_port}",
+        f"--database-url={database_url}",
+    ]
+
+
+def worker() -> list[str]:
+    return [sys.executable, "-m", "cli.main", "worker"]
+
+
+def api(stack: StackSettings) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.app:create_app",
+        "--host",
+        stack.api_host,
+        "--port",
+        str(stack.api_port),
+        # Open keep-alive connections must not hold a stop for long.
+        "--timeout-graceful-shutdown",
+        "5",
+    ]

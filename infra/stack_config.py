@@ -1,0 +1,53 @@
+"""Where the one-command stack (`iot-billing up`) puts its data and listens: environment variables, overridden
+by the command's flags. Secrets and the task queue stay in `infra.settings.Settings`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOT_BILLING_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".iot-billing"), description="Embedded PostgreSQL, Temporal db, logs."
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8010, ge=1, le=65535)
+    temporal_ip: str = "127.0.0.1"
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    # Set these to use servers that already run instead of the embedded ones.
+    external_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    external_temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
+    sandbox_database_url: str | None = Field(default=None, validation_alias="SANDBOX_GATEWAY_DATABASE_URL")
+    seed_demo: bool = True
+    startup_timeout_seconds: float = Field(default=120.0, gt=0)
+    stop_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    @property
+    def temporal_address(self) -> str:
+        return self.external_temporal_address or f"{self.temporal_ip}:{self.temporal_port}"
+
+    @property
+    def temporal_ui_url(self) -> str | None:
+        if self.external_temporal_address:
+            return None
+        return f"http://{self.temporal_ip}:{self.temporal_ui_port}"

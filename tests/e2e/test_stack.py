@@ -1,0 +1,178 @@
+"""The slowest tests of the suite: the whole system started as a user starts it (`iot-billing up`, the
+README's run command), driven through HTTP only, then stopped with SIGTERM. Each starts an embedded
+PostgreSQL, a Temporal dev server, the sandbox gateway, a worker and the API: about 15-30 s per start."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.demo import DEMO_PRODUCTS, DEMO_USER
+from infra.temporal import temporal_cli_path
+from tests.e2e.stack import ADMIN_TOKEN, Ports, RunningStack, is_postgres, still_alive
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+WAIT_SECONDS = 30.0
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[RunningStack]:
+    running = RunningStack(data_dir=tmp_path / "data", ports=Ports.free(), output_path=tmp_path / "up.out")
+    try:
+        yield running
+    finally:
+        running.kill_everything()
+
+
+def eventually(probe: Callable[[], Any], *, what: str, timeout: float = WAIT_SECONDS) -> Any:
+    """Poll until `probe` returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not seen within {timeout:.0f}s; last: {last!r}")
+
+
+def test_subscribe_see_entitled_cancel_find_in_temporal_then_sigterm(stack: RunningStack) -> None:
+    stack.start_ready()
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    # The banner's demo-user token is the one a newcomer pastes: use it.
+    user = {"Authorization": f"Bearer {stack.printed(f'User JWT ({DEMO_USER})')}"}
+    assert f"Admin token: {ADMIN_TOKEN}" in stack.output
+    with httpx.Client(base_url=stack.api_url, timeout=30) as http:
+        names = {product["name"] for product in http.get("/v1/products", headers=admin).json()}
+        assert {product.name for product in DEMO_PRODUCTS} <= names
+
+        created = http.post(
+            "/v1/products",
+            headers=admin,
+            json={
+                "name": f"e2e camera storage {uuid.uuid4().hex[:6]}",
+                "resource_type": "cloud_video_storage",
+                "billing_cycle": "P1M",
+                "unit_price": {"amount_minor": 1500, "currency": "CNY"},
+                "max_devices": 3,
+            },
+        )
+        assert created.status_code == 201, created.text
+        product_id = created.json()["id"]
+        devices = [f"e2e-cam-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        for device_id in devices:
+            registered = http.post(
+                "/v1/devices", headers=admin, json={"id": device_id, "owner_user_id": DEMO_USER}
+            )
+            assert registered.status_code == 201, registered.text
+
+        signup = http.post(
+            "/v1/subscriptions",
+            headers=user | {"Idempotency-Key": uuid.uuid4().hex},
+            json={
+                "product_id": product_id,
+                "device_ids": devices,
+                "payment": {"agreement_token": "sandbox_ok"},
+            },
+        )
+        assert signup.status_code == 201, signup.text
+        subscription = signup.json()
+        assert subscription["status"] == "active", subscription
+
+        for device_id in devices:
+
+            def entitled(device_id: str = device_id) -> list[dict[str, Any]]:
+                answer = http.get(f"/v1/devices/{device_id}/entitlements", headers=user)
+                assert answer.status_code == 200, answer.text
+                rows: list[dict[str, Any]] = answer.json()["entitlements"]
+                return [row for row in rows if row["subscription_id"] == subscription["id"]]
+
+            eventually(entitled, what=f"an entitlement on {device_id}")
+
+        canceled = http.post(
+            f"/v1/subscriptions/{subscription['id']}/cancel", headers=user, json={"mode": "immediately"}
+        )
+        assert canceled.status_code == 200, canceled.text
+
+        def status() -> str | None:
+            state = http.get(f"/v1/subscriptions/{subscription['id']}", headers=user).json()
+            return "canceled" if state["status"] == "canceled" else None
+
+        eventually(status, what="the subscription canceled")
+
+    workflow_id = f"subscription-{subscription['id']}"
+    listed = eventually(
+        lambda: workflow_ids(stack.temporal_address, f"UserId='{DEMO_USER}'") & {workflow_id},
+        what=f"{workflow_id} in `temporal workflow list`",
+    )
+    assert listed == {workflow_id}
+
+    children = stack.processes()
+    assert len(children) >= 5, children  # temporal, gateway, worker, api, postgres
+    assert stack.terminate() == 0, stack.report()
+    assert still_alive(children) == []
+    assert "stopping" in stack.output
+
+
+def test_a_killed_stack_is_cleaned_up_by_the_next_start_which_seeds_nothing_twice(
+    stack: RunningStack,
+) -> None:
+    stack.start_ready()
+    first_run = stack.processes()
+    assert stack.process is not None
+    stack.process.kill()  # no chance to stop its children: the next start must
+    stack.process.wait()
+
+    stack.start_ready()
+    assert "left running by an earlier run" in stack.output
+    # Only the embedded PostgreSQL lives on: the new run took it over.
+    assert [p for p in still_alive(first_run, timeout=0) if not is_postgres(p)] == []
+    with httpx.Client(base_url=stack.api_url, timeout=30) as http:
+        products = http.get("/v1/products", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+    assert sorted(p["name"] for p in products) == sorted(p.name for p in DEMO_PRODUCTS)
+
+    children = stack.processes()
+    worker = next(p for p in children if "worker" in p.cmdline())
+    worker.kill()
+    assert stack.wait_exit() == 1, stack.report()
+    assert "worker exited (SIGKILL)" in stack.output
+    assert still_alive(children + first_run) == []
+
+
+def test_a_busy_port_is_named_before_anything_starts(stack: RunningStack) -> None:
+    with port_held(stack.ports.api):
+        stack.start()
+        assert stack.wait_exit(timeout=60) == 1, stack.report()
+    assert f"API port {stack.ports.api} is in use (set IOT_BILLING_API_PORT)" in stack.output
+    assert not (stack.data_dir / "pg").exists()
+
+
+def workflow_ids(address: str, query: str) -> set[str]:
+    listed = subprocess.run(
+        [temporal_cli_path(), "workflow", "list", "--address", address, "--query", query, "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    rows = json.loads(listed.stdout or "[]")
+    return {row["execution"]["workflowId"] for row in rows}
+
+
+@contextmanager
+def port_held(port: int) -> Iterator[None]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", port))
+        held.listen()
+        yield
