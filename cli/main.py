@@ -104,41 +104,5 @@ def seed_demo_command(
     typer.echo(f"user JWT: {demo_user_token(settings.user_token_secret.get_secret_value(), catalog.user_id)}")
 
 
-@app.command()
-def reconcile(
-    database_url: str | None = typer.Option(None, help="Our database (default: DATABASE_URL)."),
-    gateway_url: str | None = typer.Option(
-        None, help="The gateway whose GET /v1/charges is the ledger (default: IOT_BILLING_GATEWAY_URL)."
-    ),
-    gateway_database_url: str | None = typer.Option(
-        None, help="Read the ledger from the sandbox gateway's tables instead of over HTTP."
-    ),
-    contract: list[str] = typer.Option([], "--contract", help="Only this contract (repeatable)."),
-    json_path: Path | None = typer.Option(None, "--json", help="Also write the findings to this JSON file."),
-    plain: bool | None = typer.Option(
-        None, "--plain/--table", help="Plain lines or a table (default: a table on a terminal)."
-    ),
-    in_flight_grace: float = typer.Option(
-        300.0, help="Seconds a pending attempt may await the gateway's answer before its charge is reported."
-    ),
-) -> None:
-    """Compare the gateway's ledger with our attempts, plans, entitlements and counters; print every
-    discrepancy. Exit 0 when clean, 1 on any discrepancy, 2 when the books cannot be read."""
-    from reconcile.command import run_reconcile
-
-    settings = Settings()
-    raise typer.Exit(
-        run_reconcile(
-            database_url=database_url or settings.database_url,
-            gateway_url=gateway_url or settings.gateway_url,
-            gateway_database_url=gateway_database_url,
-            contract_ids=contract,
-            json_path=json_path,
-            plain=plain,
-            in_flight_grace_seconds=in_flight_grace,
-        )
-    )
-
-
 if __name__ == "__main__":
     app()
