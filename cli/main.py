@@ -104,5 +104,74 @@ def seed_demo_command(
     typer.echo(f"user JWT: {demo_user_token(settings.user_token_secret.get_secret_value(), catalog.user_id)}")
 
 
+@app.command()
+def reconcile(
+    database_url: str | None = typer.Option(None, help="Our database (default: DATABASE_URL)."),
+    gateway_url: str | None = typer.Option(
+        None, help="The gateway whose GET /v1/charges is the ledger (default: IOT_BILLING_GATEWAY_URL)."
+    ),
+    gateway_database_url: str | None = typer.Option(
+        None, help="Read the ledger from the sandbox gateway's tables instead of over HTTP."
+    ),
+    contract: list[str] = typer.Option([], "--contract", help="Only this contract (repeatable)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the findings to this JSON file."),
+    plain: bool | None = typer.Option(
+        None, "--plain/--table", help="Plain lines or a table (default: a table on a terminal)."
+    ),
+    in_flight_grace: float = typer.Option(
+        300.0, help="Seconds a pending attempt may await the gateway's answer before its charge is reported."
+    ),
+) -> None:
+    """Compare the gateway's ledger with our attempts, plans, entitlements and counters; print every
+    discrepancy. Exit 0 when clean, 1 on any discrepancy, 2 when the books cannot be read."""
+    from reconcile.command import run_reconcile
+
+    settings = Settings()
+    raise typer.Exit(
+        run_reconcile(
+            database_url=database_url or settings.database_url,
+            gateway_url=gateway_url or settings.gateway_url,
+            gateway_database_url=gateway_database_url,
+            contract_ids=contract,
+            json_path=json_path,
+            plain=plain,
+            in_flight_grace_seconds=in_flight_grace,
+        )
+    )
+
+
+@app.command()
+def bench(
+    subscriptions: int = typer.Option(100, help="Subscriptions (and bare workflows) measured per period."),
+    periods: int = typer.Option(5, help="Periods each runs (PT1S cycle)."),
+    signup_samples: int = typer.Option(20, help="Sequential signups timed."),
+    open_subscriptions: int = typer.Option(
+        300, help="Extra monthly subscriptions left open (worker memory)."
+    ),
+    claims: int = typer.Option(600, help="Voucher claims on one hot voucher."),
+    claim_concurrency: int = typer.Option(32, help="Concurrent claimers (and raw UPDATE connections)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+) -> None:
+    """Measure the engine against bare Temporal, signups, memory, history size and voucher claims (one run;
+    its own PostgreSQL and in-memory Temporal unless DATABASE_URL / TEMPORAL_ADDRESS are set)."""
+    import os
+
+    from bench.run import BenchOptions, run_bench
+
+    run_bench(
+        BenchOptions(
+            subscriptions=subscriptions,
+            periods=periods,
+            signup_samples=signup_samples,
+            open_subscriptions=open_subscriptions,
+            claims=claims,
+            claim_concurrency=claim_concurrency,
+            database_url=os.environ.get("DATABASE_URL"),
+            temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
+        ),
+        json_path,
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -38,12 +38,14 @@ def child_env(
 
 
 def temporal_dev_server(stack: StackSettings, *, namespace: str) -> list[str]:
+    persistence = (
+        [] if stack.temporal_in_memory else ["--db-filename", str(stack.data_dir.resolve() / "temporal.db")]
+    )
     return [
         temporal_cli_path(),
         "server",
         "start-dev",
-        "--db-filename",
-        str(stack.data_dir.resolve() / "temporal.db"),
+        *persistence,
         "--ip",
         stack.temporal_ip,
         "--port",

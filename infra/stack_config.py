@@ -27,6 +27,8 @@ class StackSettings(BaseSettings):
     external_temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
     sandbox_database_url: str | None = Field(default=None, validation_alias="SANDBOX_GATEWAY_DATABASE_URL")
     seed_demo: bool = True
+    # The benchmark keeps Temporal's state in memory: nothing to persist, and no disk in the figures.
+    temporal_in_memory: bool = False
     startup_timeout_seconds: float = Field(default=120.0, gt=0)
     stop_timeout_seconds: float = Field(default=15.0, gt=0)
 

@@ -4,6 +4,8 @@ template database cloned for every test, the sandbox gateway subprocess, and Tem
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,16 +24,20 @@ pytest_plugins = ["tests.fixtures.sandbox"]
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """A libpq URL of a PostgreSQL server's `postgres` database, owned by this test session."""
     existing = os.environ.get("IOT_BILLING_TEST_PG_URL")
     if existing:
         yield existing
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    # Outside pytest's temp root: a concurrent pytest session resets that root to 0700, which would lock
+    # out the embedded server's own system user.
+    root = Path(tempfile.mkdtemp(prefix="iot-billing-test-pg-"))
+    server = EmbeddedPostgres(root / "data")
     url = server.start()
     yield url
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,9 @@ _SIGN_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=[names.INVALID_SUBSCRIPTION, names.AGREEMENT_REJECTED],
 )
-_ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Twice the gateway's default timeout plus the database work: a worker that died mid-charge hands the
+# charge to another worker within half a minute.
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
 _UNSET = object()
 
 

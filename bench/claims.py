@@ -1,0 +1,163 @@
+"""Claims on one hot voucher through the API, against the database's own ceiling: a bare conditional
+`UPDATE … WHERE claimed < stock` on one row, from as many connections."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from bench.phases import Api, Progress, gather_limited
+from infra.db import make_engine, make_session_factory, transaction
+from vouchers.claims import claim_voucher
+
+
+@dataclass
+class ClaimFigures:
+    claims_per_s: float  # the claim service itself, one connection per claimer
+    api_claims_per_s: float  # the same through HTTP (auth, JSON, idempotency record)
+    raw_updates_per_s: float
+    oversell: int
+
+
+async def _voucher(api: Api, stock: int) -> str:
+    now = datetime.now(UTC)
+    created = await api.post(
+        "/v1/vouchers",
+        {
+            "name": "bench hot voucher",
+            "type": "percent_off",
+            "value": 10,
+            "resource_type": "bench_video",
+            "valid_from": (now - timedelta(hours=1)).isoformat(),
+            "valid_until": (now + timedelta(days=1)).isoformat(),
+            "stock": stock,
+            "per_user_limit": 1,
+        },
+        api.admin,
+    )
+    voucher_id: str = created.json()["id"]
+    await api.post(f"/v1/vouchers/{voucher_id}/enable", {}, api.admin)
+    return voucher_id
+
+
+async def _claim_all(
+    api: Api, voucher_id: str, users: list[str], concurrency: int, progress: Progress
+) -> int:
+    won = 0
+
+    def job(user_id: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            nonlocal won
+            response = await api.http.post(
+                f"/v1/vouchers/{voucher_id}/claims",
+                headers={**api.user(user_id), "Idempotency-Key": uuid.uuid4().hex},
+            )
+            if response.status_code in (200, 201):
+                won += 1
+            elif response.status_code >= 500:
+                raise RuntimeError(f"claim -> {response.status_code}: {response.text[:300]}")
+            progress(1)
+
+        return run
+
+    await gather_limited(concurrency, [job(u) for u in users])
+    return won
+
+
+def _claims_in_db(database_url: str, voucher_id: str) -> tuple[int, int, int]:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT v.stock, v.claimed_count, "
+            "(SELECT count(*) FROM voucher_claims c WHERE c.voucher_id = v.id) "
+            "FROM vouchers v WHERE v.id = %s",
+            (voucher_id,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, connections: int) -> float:
+    """Claims through `claim_voucher` (both caps in one statement), from `connections` threads."""
+    engine = make_engine(database_url, pool_size=connections)
+    sessions = make_session_factory(engine)
+    per_connection = claims // connections
+
+    def claimer(worker: int) -> None:
+        for n in range(per_connection):
+            with transaction(sessions) as session:
+                claim_voucher(
+                    session,
+                    voucher_id=uuid.UUID(voucher_id),
+                    user_id=f"svc-{worker}-{n}",
+                    now=datetime.now(UTC),
+                )
+
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(connections) as pool:
+            list(pool.map(claimer, range(connections)))
+        return per_connection * connections / (time.monotonic() - started)
+    finally:
+        engine.dispose()
+
+
+def raw_updates_per_s(database_url: str, *, updates: int, connections: int) -> float:
+    """The same contention with nothing but the conditional UPDATE, each on its own connection."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_hot_row (id int PRIMARY KEY, claimed int, stock int)")
+        conn.execute(
+            "INSERT INTO bench_hot_row VALUES (1, 0, %s) ON CONFLICT (id) DO UPDATE SET claimed = 0, "
+            "stock = excluded.stock",
+            (updates,),
+        )
+    per_connection = updates // connections
+
+    def hammer(_: int) -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for _ in range(per_connection):
+                conn.execute(
+                    "UPDATE bench_hot_row SET claimed = claimed + 1 WHERE id = 1 AND claimed < stock"
+                )
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(hammer, range(connections)))
+    return per_connection * connections / (time.monotonic() - started)
+
+
+async def claim_figures(api: Api, *, claims: int, concurrency: int, progress: Progress) -> ClaimFigures:
+    # Speed: stock for everyone, so every request is a real claim (refusals are cheaper and would flatter).
+    voucher_id = await _voucher(api, stock=claims)
+    users = [f"bench-claimer-{uuid.uuid4().hex[:10]}" for _ in range(claims)]
+    started = time.monotonic()
+    won = await _claim_all(api, voucher_id, users, concurrency, progress)
+    api_claims_per_s = won / (time.monotonic() - started)
+    direct = await _voucher(api, stock=claims)
+    claims_per_s = await asyncio.to_thread(
+        service_claims_per_s, api.system.database_url, direct, claims=claims, connections=concurrency
+    )
+    raw = await asyncio.to_thread(
+        raw_updates_per_s, api.system.database_url, updates=claims, connections=concurrency
+    )
+    # Exactness: twice as many claimers as stock.
+    stock = max(1, claims // 10)
+    scarce = await _voucher(api, stock=stock)
+    await _claim_all(
+        api,
+        scarce,
+        [f"bench-rush-{n}-{uuid.uuid4().hex[:6]}" for n in range(2 * stock)],
+        concurrency,
+        lambda _: None,
+    )
+    stock, counted, rows = _claims_in_db(api.system.database_url, scarce)
+    oversell = max(0, rows - stock) + abs(counted - rows)
+    return ClaimFigures(
+        claims_per_s=claims_per_s, api_claims_per_s=api_claims_per_s, raw_updates_per_s=raw, oversell=oversell
+    )

@@ -1,0 +1,235 @@
+"""The measured phases. Each returns plain figures; nothing here asserts a target."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+from temporalio.client import Client
+
+from api.auth import issue_user_token
+from bench.bare import BASELINE_TASK_QUEUE, BareInput, BareSubscriptionWorkflow, ThreeActivityWorkflow
+from bench.system import System
+from workflows.constants import subscription_workflow_id
+
+Progress = Callable[[int], None]
+
+
+async def gather_limited(limit: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await job()
+
+    await asyncio.gather(*(one(job) for job in jobs))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --- baseline ------------------------------------------------------------------------------------------
+
+
+async def baseline_periods_per_s(
+    client: Client, *, subscriptions: int, periods: int, progress: Progress
+) -> float:
+    run = uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    handles = [
+        await client.start_workflow(
+            BareSubscriptionWorkflow.run,
+            BareInput(periods=periods, cycle_seconds=1.0),
+            id=f"bench-bare-{run}-{n}",
+            task_queue=BASELINE_TASK_QUEUE,
+        )
+        for n in range(subscriptions)
+    ]
+    for handle in handles:
+        await handle.result()
+        progress(periods)
+    return subscriptions * periods / (time.monotonic() - started)
+
+
+async def baseline_signup_ms(client: Client, *, samples: int) -> list[float]:
+    latencies: list[float] = []
+    for n in range(samples):
+        started = time.perf_counter()
+        await client.execute_workflow(
+            ThreeActivityWorkflow.run,
+            id=f"bench-three-{uuid.uuid4().hex}-{n}",
+            task_queue=BASELINE_TASK_QUEUE,
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+# --- engine through the HTTP API -----------------------------------------------------------------------
+
+
+@dataclass
+class Catalog:
+    product_id: str
+    users: list[tuple[str, str]]  # (user id, device id)
+
+
+class Api:
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.http = httpx.AsyncClient(
+            base_url=system.api_url, timeout=60, limits=httpx.Limits(max_connections=64)
+        )
+        self.admin = {"Authorization": f"Bearer {system.admin_token}"}
+
+    def user(self, user_id: str) -> dict[str, str]:
+        token = issue_user_token(self.system.user_token_secret, user_id, timedelta(hours=2))
+        return {"Authorization": f"Bearer {token}"}
+
+    async def post(self, path: str, body: object, headers: dict[str, str]) -> httpx.Response:
+        response = await self.http.post(path, json=body, headers=headers)
+        if response.status_code >= 400:
+            raise RuntimeError(f"POST {path} -> {response.status_code}: {response.text[:300]}")
+        return response
+
+    async def catalog(self, *, cycle: str, users: int) -> Catalog:
+        product = await self.post(
+            "/v1/products",
+            {
+                "name": f"bench {cycle}",
+                "resource_type": "bench_video",
+                "billing_cycle": cycle,
+                "unit_price": {"amount_minor": 100, "currency": "CNY"},
+                "max_devices": 5,
+                "dunning": {"delays_seconds": [1], "max_attempts": 3},
+            },
+            self.admin,
+        )
+        run = uuid.uuid4().hex[:8]
+        pairs = [(f"bench-{run}-u{n}", f"bench-{run}-d{n}") for n in range(users)]
+
+        def register(user_id: str, device_id: str) -> Callable[[], Awaitable[None]]:
+            async def job() -> None:
+                await self.post("/v1/devices", {"id": device_id, "owner_user_id": user_id}, self.admin)
+
+            return job
+
+        await gather_limited(16, [register(u, d) for u, d in pairs])
+        return Catalog(product_id=product.json()["id"], users=pairs)
+
+    async def subscribe(self, catalog: Catalog, user_id: str, device_id: str) -> float:
+        started = time.perf_counter()
+        await self.post(
+            "/v1/subscriptions",
+            {
+                "product_id": catalog.product_id,
+                "device_ids": [device_id],
+                "payment": {"agreement_token": "sandbox_ok"},
+            },
+            {**self.user(user_id), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        return (time.perf_counter() - started) * 1000
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+async def signup_ms(api: Api, *, samples: int) -> list[float]:
+    """Sequential signups (so each latency is the system's, not the queue's), on a monthly product."""
+    catalog = await api.catalog(cycle="P1M", users=samples)
+    return [await api.subscribe(catalog, user, device) for user, device in catalog.users]
+
+
+@dataclass
+class EngineRun:
+    periods_per_s: float
+    contract_ids: list[str]
+
+
+def _paid_counts(database_url: str, product_id: str) -> dict[str, tuple[int, datetime | None]]:
+    """Per contract: paid periods among the first `periods`, and when the last of those was paid."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT p.contract_id::text, count(*), max(p.paid_at) FROM charge_plans p "
+            "JOIN contracts c ON c.id = p.contract_id WHERE c.product_id = %s AND p.status = 'paid' "
+            "GROUP BY p.contract_id",
+            (product_id,),
+        ).fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def engine_periods_per_s(
+    api: Api, client: Client, *, subscriptions: int, periods: int, progress: Progress
+) -> EngineRun:
+    catalog = await api.catalog(cycle="PT1S", users=subscriptions)
+    started = datetime.now(UTC)
+    await gather_limited(16, [_subscribe_job(api, catalog, u, d) for u, d in catalog.users])
+    done: dict[str, datetime] = {}
+    reported = 0
+    while len(done) < subscriptions:
+        counts = await asyncio.to_thread(_paid_counts, api.system.database_url, catalog.product_id)
+        for contract_id, (count, _) in counts.items():
+            if count >= periods and contract_id not in done:
+                # Stop it: the figure counts P periods per subscription, as the baseline does.
+                await client.get_workflow_handle(subscription_workflow_id(contract_id)).terminate(
+                    "bench done"
+                )
+                done[contract_id] = datetime.now(UTC)
+        paid = sum(min(count, periods) for count, _ in counts.values())
+        progress(paid - reported)
+        reported = paid
+        await asyncio.sleep(0.2)
+    finished = await asyncio.to_thread(_last_paid_at, api.system.database_url, catalog.product_id, periods)
+    return EngineRun(
+        periods_per_s=subscriptions * periods / (finished - started).total_seconds(),
+        contract_ids=list(done),
+    )
+
+
+def _subscribe_job(api: Api, catalog: Catalog, user_id: str, device_id: str) -> Callable[[], Awaitable[None]]:
+    async def job() -> None:
+        await api.subscribe(catalog, user_id, device_id)
+
+    return job
+
+
+def _last_paid_at(database_url: str, product_id: str, periods: int) -> datetime:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT max(p.paid_at) FROM charge_plans p JOIN contracts c ON c.id = p.contract_id "
+            "WHERE c.product_id = %s AND p.status = 'paid' AND p.period < %s",
+            (product_id, periods),
+        ).fetchone()
+    assert row is not None and row[0] is not None
+    value: datetime = row[0]
+    return value
+
+
+async def history_events_per_period(client: Client, contract_ids: list[str], periods: int) -> float:
+    counts: list[int] = []
+    for contract_id in contract_ids[:20]:
+        history = await client.get_workflow_handle(subscription_workflow_id(contract_id)).fetch_history()
+        counts.append(len(history.events) - 1)  # less the termination that ended the measurement
+    return statistics.mean(counts) / periods
+
+
+async def open_subscriptions(api: Api, *, count: int, progress: Progress) -> None:
+    """Subscriptions that stay open (monthly), to see the worker's memory with many of them cached."""
+    catalog = await api.catalog(cycle="P1M", users=count)
+
+    def job(user_id: str, device_id: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await api.subscribe(catalog, user_id, device_id)
+            progress(1)
+
+        return run
+
+    await gather_limited(16, [job(u, d) for u, d in catalog.users])

@@ -1,0 +1,152 @@
+"""`iot-billing bench`: every figure of DESIGN.md section 7 in one run, on the same servers and worker
+settings, printed as a table (and JSON with --json)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.claims import claim_figures
+from bench.phases import (
+    Api,
+    baseline_periods_per_s,
+    baseline_signup_ms,
+    engine_periods_per_s,
+    history_events_per_period,
+    open_subscriptions,
+    percentile,
+    signup_ms,
+)
+from bench.system import System, running_system
+from infra.temporal import connect
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    subscriptions: int = 100
+    periods: int = 5
+    signup_samples: int = 20
+    open_subscriptions: int = 300
+    claims: int = 600
+    claim_concurrency: int = 32
+    database_url: str | None = None
+    temporal_address: str | None = None
+
+
+TARGETS = {
+    "ratio": (">=", 0.8),
+    "signup_ratio": ("<=", 1.5),
+    "claims_ratio": (">=", 0.6),
+    "oversell": ("==", 0),
+    "worker_peak_rss_mb": ("<=", 300),
+    "history_events_per_run": ("<=", 2000),
+}
+
+
+async def measure(options: BenchOptions, system: System, console: Console) -> dict[str, float]:
+    client = await connect(system.temporal_address)
+    api = Api(system)
+    total = options.subscriptions * options.periods
+    try:
+        with Progress(
+            TextColumn("{task.description:<34}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("baseline: bare workflows", total=total)
+            baseline = await baseline_periods_per_s(
+                client,
+                subscriptions=options.subscriptions,
+                periods=options.periods,
+                progress=lambda n: bar.advance(task, n),
+            )
+            task = bar.add_task("engine: subscriptions via the API", total=total)
+            engine = await engine_periods_per_s(
+                api,
+                client,
+                subscriptions=options.subscriptions,
+                periods=options.periods,
+                progress=lambda n: bar.advance(task, n),
+            )
+            task = bar.add_task("signup latency (sequential)", total=2 * options.signup_samples)
+            bare_signup = await baseline_signup_ms(client, samples=options.signup_samples)
+            bar.advance(task, options.signup_samples)
+            signups = await signup_ms(api, samples=options.signup_samples)
+            bar.advance(task, options.signup_samples)
+            events = await history_events_per_period(client, engine.contract_ids, options.periods)
+            task = bar.add_task("open subscriptions (memory)", total=options.open_subscriptions)
+            await open_subscriptions(
+                api, count=options.open_subscriptions, progress=lambda n: bar.advance(task, n)
+            )
+            task = bar.add_task("voucher claims on one hot row", total=options.claims)
+            claims = await claim_figures(
+                api,
+                claims=options.claims,
+                concurrency=options.claim_concurrency,
+                progress=lambda n: bar.advance(task, n),
+            )
+    finally:
+        await api.close()
+    bare_p50 = percentile(bare_signup, 0.5)
+    return {
+        "baseline_periods_per_s": baseline,
+        "engine_periods_per_s": engine.periods_per_s,
+        "ratio": engine.periods_per_s / baseline,
+        "signup_p50_ms": percentile(signups, 0.5),
+        "signup_p95_ms": percentile(signups, 0.95),
+        "signup_p99_ms": percentile(signups, 0.99),
+        "bare_three_activity_p50_ms": bare_p50,
+        "signup_ratio": percentile(signups, 0.5) / bare_p50,
+        "worker_peak_rss_mb": system.worker_rss.peak_bytes / 2**20,
+        "open_subscriptions": float(options.open_subscriptions + options.signup_samples),
+        "history_events_per_period": events,
+        # A run holds at most periods_per_run (12) periods plus signing and the hand-over.
+        "history_events_per_run": events * 12 + 20,
+        "claims_per_s": claims.claims_per_s,
+        "api_claims_per_s": claims.api_claims_per_s,
+        "raw_updates_per_s": claims.raw_updates_per_s,
+        "claims_ratio": claims.claims_per_s / claims.raw_updates_per_s,
+        "oversell": float(claims.oversell),
+    }
+
+
+def report(figures: dict[str, float], console: Console) -> None:
+    table = Table(title="iot-billing bench")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    for name, value in figures.items():
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            op, bound = target
+            ok = {">=": value >= bound, "<=": value <= bound, "==": value == bound}[op]
+            verdict = f"{op} {bound}  {'met' if ok else 'MISSED'}"
+        table.add_row(name, f"{value:,.2f}", verdict)
+    console.print(table)
+
+
+def run_bench(options: BenchOptions, json_path: Path | None) -> None:
+    console = Console()
+    # The stack starts outside the event loop: its readiness probes run event loops of their own.
+    with (
+        tempfile.TemporaryDirectory(prefix="iot-billing-bench-") as tmp,
+        running_system(
+            Path(tmp), database_url=options.database_url, temporal_address=options.temporal_address
+        ) as system,
+    ):
+        console.print(f"stack up: API {system.api_url}, Temporal {system.temporal_address}")
+        figures = asyncio.run(measure(options, system, console))
+    report(figures, console)
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2) + "\n")
+        console.print(f"figures written to {json_path}")

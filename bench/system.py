@@ -1,0 +1,128 @@
+"""The system under measurement: the real stack (embedded or given PostgreSQL, an in-memory Temporal dev
+server, sandbox gateway, worker, API) on free ports, plus the baseline's bare worker, and a sampler of the
+engine worker's memory."""
+
+from __future__ import annotations
+
+import io
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+
+from infra import stack_commands
+from infra.settings import Settings
+from infra.stack import DevStack
+from infra.stack_config import StackSettings
+from infra.stack_process import ChildProcess
+from infra.stack_view import StackView
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RssSampler:
+    """Peak resident memory of one process and its children, sampled in a background thread."""
+
+    pid: int
+    interval: float = 0.25
+    peak_bytes: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        process = psutil.Process(self.pid)
+        while not self._stop.wait(self.interval):
+            try:
+                rss = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(True))
+            except psutil.Error:
+                return
+            self.peak_bytes = max(self.peak_bytes, rss)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+@dataclass
+class System:
+    api_url: str
+    temporal_address: str
+    database_url: str
+    admin_token: str
+    user_token_secret: str
+    task_queue: str
+    worker_rss: RssSampler
+
+
+@contextmanager
+def running_system(
+    data_dir: Path, *, database_url: str | None, temporal_address: str | None
+) -> Iterator[System]:
+    stack = StackSettings(
+        data_dir=data_dir,
+        api_port=free_port(),
+        gateway_port=free_port(),
+        temporal_port=free_port(),
+        temporal_ui_port=free_port(),
+        external_database_url=database_url,
+        external_temporal_address=temporal_address,
+        seed_demo=False,
+        temporal_in_memory=True,
+    )
+    app = Settings()
+    dev = DevStack(stack, app, StackView(Console(file=io.StringIO())), threading.Event())
+    baseline: ChildProcess | None = None
+    sampler: RssSampler | None = None
+    try:
+        dev.start()
+        assert dev.databases is not None
+        env = stack_commands.child_env(
+            stack=stack,
+            database_url=dev.databases.app_url,
+            admin_token=app.admin_token.get_secret_value(),
+            user_token_secret=app.user_token_secret.get_secret_value(),
+        )
+        baseline = ChildProcess(
+            name="baseline-worker",
+            argv=[sys.executable, "-m", "bench.worker"],
+            log_path=stack.log_dir / "baseline-worker.log",
+            env=env,
+            cwd=stack_commands.PROJECT_ROOT,
+        )
+        baseline.start()
+        worker = next(c for c in dev.children if c.name == "worker")
+        assert worker.pid is not None
+        sampler = RssSampler(worker.pid)
+        sampler.start()
+        yield System(
+            api_url=stack.api_url,
+            temporal_address=stack.temporal_address,
+            database_url=dev.databases.app_url,
+            admin_token=app.admin_token.get_secret_value(),
+            user_token_secret=app.user_token_secret.get_secret_value(),
+            task_queue=app.task_queue,
+            worker_rss=sampler,
+        )
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if baseline is not None:
+            baseline.stop()
+        dev.shutdown()
