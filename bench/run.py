@@ -63,13 +63,16 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
             console=console,
         ) as bar:
             task = bar.add_task("baseline: bare workflows", total=total)
+            cpu_before = system.cpu.read()
             baseline = await baseline_periods_per_s(
                 client,
                 subscriptions=options.subscriptions,
                 periods=options.periods,
                 progress=lambda n: bar.advance(task, n),
             )
+            cpu_baseline = _per_period(cpu_before, system.cpu.read(), total)
             task = bar.add_task("engine: subscriptions via the API", total=total)
+            cpu_before = system.cpu.read()
             engine = await engine_periods_per_s(
                 api,
                 client,
@@ -77,6 +80,7 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
                 periods=options.periods,
                 progress=lambda n: bar.advance(task, n),
             )
+            cpu_engine = _per_period(cpu_before, system.cpu.read(), total)
             task = bar.add_task("signup latency (sequential)", total=2 * options.signup_samples)
             bare_signup = await baseline_signup_ms(client, samples=options.signup_samples)
             bar.advance(task, options.signup_samples)
@@ -116,7 +120,15 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         "raw_updates_per_s": claims.raw_updates_per_s,
         "claims_ratio": claims.claims_per_s / claims.raw_updates_per_s,
         "oversell": float(claims.oversell),
+        **{f"cpu_ms_per_period.baseline.{name}": ms for name, ms in cpu_baseline.items()},
+        **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in cpu_engine.items()},
     }
+
+
+def _per_period(before: dict[str, float], after: dict[str, float], periods: int) -> dict[str, float]:
+    """Milliseconds of CPU per period, by component, over one phase (components idle in it are left out)."""
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / periods for name in after}
+    return {name: ms for name, ms in spent.items() if ms >= 0.05}
 
 
 def report(figures: dict[str, float], console: Console) -> None:

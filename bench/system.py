@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +61,30 @@ class RssSampler:
 
 
 @dataclass
+class CpuMeter:
+    """CPU seconds (user + system) each component has used, its child processes included; the difference
+    across a phase, divided by the periods it ran, says where a period's cost goes."""
+
+    pids: dict[str, int]
+
+    def read(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            try:
+                root = psutil.Process(pid)
+                processes = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            total = 0.0
+            for process in processes:
+                with suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+            used[name] = total
+        return used
+
+
+@dataclass
 class System:
     api_url: str
     temporal_address: str
@@ -69,6 +93,7 @@ class System:
     user_token_secret: str
     task_queue: str
     worker_rss: RssSampler
+    cpu: CpuMeter
 
 
 @contextmanager
@@ -109,6 +134,10 @@ def running_system(
         baseline.start()
         worker = next(c for c in dev.children if c.name == "worker")
         assert worker.pid is not None
+        pids = {c.name: c.pid for c in [*dev.children, baseline] if c.pid is not None}
+        postmaster = dev.databases.postmaster()
+        if postmaster is not None:
+            pids["postgres"] = postmaster.pid
         sampler = RssSampler(worker.pid)
         sampler.start()
         yield System(
@@ -119,6 +148,7 @@ def running_system(
             user_token_secret=app.user_token_secret.get_secret_value(),
             task_queue=app.task_queue,
             worker_rss=sampler,
+            cpu=CpuMeter(pids),
         )
     finally:
         if sampler is not None:

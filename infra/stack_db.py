@@ -41,7 +41,7 @@ class Databases:
         """Whether the embedded server's postmaster is alive (an external server is not ours to watch)."""
         if self.pg_dir is None:
             return True
-        return self._postmaster() is not None
+        return self.postmaster() is not None
 
     def stop(self) -> None:
         if self.embedded is None:
@@ -49,7 +49,7 @@ class Databases:
         self.embedded.stop()
         # The wheel leaves the server up while other processes seem to hold it, and a holder that was killed
         # (SIGKILL) stays on its list for good. This stack owns the data dir: make sure the server stops.
-        postmaster = self._postmaster()
+        postmaster = self.postmaster()
         if postmaster is None:
             return
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -60,7 +60,7 @@ class Databases:
                 postmaster.send_signal(signal.SIGQUIT)  # "immediate": crash recovery at the next start
                 postmaster.wait(POSTGRES_STOP_SECONDS)
 
-    def _postmaster(self) -> psutil.Process | None:
+    def postmaster(self) -> psutil.Process | None:
         if self.pg_dir is None:
             return None
         try:
