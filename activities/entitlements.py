@@ -49,7 +49,8 @@ def open_entitlements(
             "updated_at": func.now(),
         },
     )
-    session.execute(statement)
+    # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
+    session.connection().execute(statement)
 
 
 def end_entitlements(
@@ -74,4 +75,5 @@ def end_entitlements(
     )
     if device_ids is not None:
         statement = statement.where(col(Entitlement.device_id).in_(list(device_ids)))
-    session.execute(statement)
+    # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
+    session.connection().execute(statement)

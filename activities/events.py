@@ -25,4 +25,5 @@ def append_event(
         .values(contract_id=contract_id, dedup_key=dedup_key, kind=kind, period=period, detail=detail or {})
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    session.execute(statement)
+    # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
+    session.connection().execute(statement)

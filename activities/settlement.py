@@ -187,7 +187,7 @@ def _prepare(
         }
         upsert = insert(ChargePlan).values(values)
         # Claim 3: a plan not yet paid is updated to the devices and price that apply now.
-        session.execute(
+        session.connection().execute(
             upsert.on_conflict_do_update(
                 constraint="uq_charge_plans_contract_period",
                 set_={
@@ -241,7 +241,8 @@ def _record(
     contract_id = uuid.UUID(request.contract_id)
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        contract, _ = _load(session, contract_id)
+        contract = session.get(Contract, contract_id, with_for_update=True)
+        assert contract is not None  # _prepare found it moments ago
         attempt = session.get(ChargeAttempt, attempt_id)
         plan = session.exec(
             select(ChargePlan).where(

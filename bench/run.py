@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -131,6 +133,10 @@ def _per_period(before: dict[str, float], after: dict[str, float], periods: int)
     return {name: ms for name, ms in spent.items() if ms >= 0.05}
 
 
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(143)
+
+
 def report(figures: dict[str, float], console: Console) -> None:
     table = Table(title="iot-billing bench")
     table.add_column("figure")
@@ -149,6 +155,8 @@ def report(figures: dict[str, float], console: Console) -> None:
 
 def run_bench(options: BenchOptions, json_path: Path | None) -> None:
     console = Console()
+    # SIGTERM unwinds like Ctrl-C, so the stack (its children run in sessions of their own) is stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The stack starts outside the event loop: its readiness probes run event loops of their own.
     with (
         tempfile.TemporaryDirectory(prefix="iot-billing-bench-") as tmp,

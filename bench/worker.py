@@ -11,12 +11,13 @@ from temporalio.worker import Worker
 
 from bench.bare import BASELINE_TASK_QUEUE, BareSubscriptionWorkflow, ThreeActivityWorkflow, noop
 from infra.settings import Settings
-from infra.temporal import connect, workflow_runner
+from infra.temporal import cache_workflow_bytecode, connect, workflow_runner
 from workers.main import ACTIVITY_THREADS
 
 
 async def main() -> None:
     settings = Settings()
+    cache_workflow_bytecode("bench")  # as the engine's worker does
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

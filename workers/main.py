@@ -17,7 +17,7 @@ from gateway.http_client import HttpPaymentGateway
 from infra.db import make_engine, make_session_factory
 from infra.logging import configure_logging
 from infra.settings import Settings
-from infra.temporal import connect, workflow_runner
+from infra.temporal import cache_workflow_bytecode, connect, workflow_runner
 from workflows.subscription import SubscriptionWorkflow
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 
@@ -35,6 +35,7 @@ def build_worker(
     activities: BillingActivities,
     executor: ThreadPoolExecutor,
     voucher_activities: VoucherActivities | None = None,
+    max_cached_workflows: int = 500,
     max_concurrent_activities: int = ACTIVITY_THREADS,
 ) -> Worker:
     return Worker(
@@ -44,6 +45,7 @@ def build_worker(
         activities=activities.all() + (voucher_activities.all() if voucher_activities else []),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
+        max_cached_workflows=max_cached_workflows,
         workflow_runner=workflow_runner(),
         # Let in-flight activities finish (they are short) before the process exits.
         graceful_shutdown_timeout=timedelta(seconds=20),
@@ -52,6 +54,7 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    cache_workflow_bytecode("workflows")
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     gateway = HttpPaymentGateway(settings.gateway_url, timeout_seconds=settings.gateway_timeout_seconds)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
@@ -66,6 +69,7 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.task_queue,
             activities=BillingActivities(sessions, gateway),
             voucher_activities=VoucherActivities(sessions),
+            max_cached_workflows=settings.max_cached_workflows,
             executor=executor,
         )
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)

@@ -31,6 +31,9 @@ class Records:
 def records(sessions: SessionFactory, contract_id: str) -> Records:
     cid = uuid.UUID(contract_id)
     with transaction(sessions) as session:
+        # One snapshot for every read: under READ COMMITTED an activity committing between two of them
+        # would show its event beside the contract row as it was before.
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return Records(
             contract=session.get(Contract, cid),
             plans=list(
