@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.processes import LogRegistry
-from tests.reliability.services import Workers, own_sandbox
+from tests.reliability.services import WorkerConfig, WorkerConfigFor, Workers, own_sandbox, server_address
 from tests.support.temporal import terminate_started
 
 _LOGS = pytest.StashKey[LogRegistry]()
@@ -67,3 +67,21 @@ async def dev_server(
     """The session's in-memory dev server; the workflows this test started are terminated afterwards."""
     yield dev_server_env
     await terminate_started(task_queue)
+
+
+@pytest.fixture
+def worker_config(
+    dev_server: WorkflowEnvironment, database_url_for_test: str, sandbox: SandboxGateway, task_queue: str
+) -> WorkerConfigFor:
+    """Settings for a worker process of this test: the dev server, the test's database, its sandbox."""
+
+    def config(*, gateway_timeout_seconds: float) -> WorkerConfig:
+        return WorkerConfig(
+            database_url=database_url_for_test,
+            temporal_address=server_address(dev_server),
+            gateway_url=sandbox.url,
+            task_queue=task_queue,
+            gateway_timeout_seconds=gateway_timeout_seconds,
+        )
+
+    return config

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ class WorkerConfig:
     gateway_url: str
     task_queue: str
     gateway_timeout_seconds: float = 1.0
+
+
+# Builds the WorkerConfig of one test; only the gateway timeout varies between tests.
+WorkerConfigFor = Callable[..., WorkerConfig]
 
 
 def start_worker(name: str, config: WorkerConfig, logs: LogRegistry) -> ManagedProcess:

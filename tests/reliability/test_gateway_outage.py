@@ -22,7 +22,7 @@ from tests.reliability.checks import (
     wait_for_paid,
 )
 from tests.reliability.history import retried_activities
-from tests.reliability.services import WorkerConfig, Workers, server_address
+from tests.reliability.services import WorkerConfigFor, Workers
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
 from tests.support.temporal import start_subscription
@@ -57,14 +57,9 @@ async def test_gateway_outage_then_every_due_period_charged_once(
     sandbox: SandboxGateway,
     workers: Workers,
     task_queue: str,
+    worker_config: WorkerConfigFor,
 ) -> None:
-    config = WorkerConfig(
-        database_url=database_url_for_test,
-        temporal_address=server_address(dev_server),
-        gateway_url=sandbox.url,
-        task_queue=task_queue,
-        gateway_timeout_seconds=1.0,
-    )
+    config = worker_config(gateway_timeout_seconds=1.0)
     workers.start("worker", config)
     product_id = make_product(sessions, price=500, cycle="PT2S")
     started = [

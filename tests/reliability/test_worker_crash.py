@@ -22,7 +22,7 @@ from tests.reliability.checks import (
     wait_until,
 )
 from tests.reliability.history import retried_activities
-from tests.reliability.services import WorkerConfig, Workers, server_address
+from tests.reliability.services import WorkerConfigFor, Workers
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
 from tests.support.temporal import start_subscription
@@ -48,15 +48,10 @@ async def test_worker_killed_mid_charge_then_restarted_charges_each_period_once(
     sandbox: SandboxGateway,
     workers: Workers,
     task_queue: str,
+    worker_config: WorkerConfigFor,
 ) -> None:
     # The worker waits out the sandbox's 3 s lost-response delay: each period's charge is in flight for 3 s.
-    config = WorkerConfig(
-        database_url=database_url_for_test,
-        temporal_address=server_address(dev_server),
-        gateway_url=sandbox.url,
-        task_queue=task_queue,
-        gateway_timeout_seconds=10.0,
-    )
+    config = worker_config(gateway_timeout_seconds=10.0)
     first = workers.start("worker-1", config)
     product_id = make_product(sessions, price=700, cycle="PT3S")
     devices = make_devices(sessions, owner="kai", count=2)

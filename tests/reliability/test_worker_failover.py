@@ -21,7 +21,7 @@ from tests.reliability.checks import (
     wait_until,
 )
 from tests.reliability.history import activity_running_on, retried_activities, worker_identities
-from tests.reliability.services import WorkerConfig, Workers, server_address
+from tests.reliability.services import WorkerConfigFor, Workers
 from tests.support.factories import make_devices, make_product
 from tests.support.temporal import SubscriptionHandle, start_subscription
 
@@ -36,15 +36,10 @@ async def test_two_workers_one_killed_the_other_carries_every_subscription_on(
     sandbox: SandboxGateway,
     workers: Workers,
     task_queue: str,
+    worker_config: WorkerConfigFor,
 ) -> None:
     # Lost responses hold every charge for 3 s (the workers wait up to 10 s): charges are always in flight.
-    config = WorkerConfig(
-        database_url=database_url_for_test,
-        temporal_address=server_address(dev_server),
-        gateway_url=sandbox.url,
-        task_queue=task_queue,
-        gateway_timeout_seconds=10.0,
-    )
+    config = worker_config(gateway_timeout_seconds=10.0)
     doomed = workers.start("worker-1", config)
     survivor = workers.start("worker-2", config)
     product_id = make_product(sessions, price=400, cycle="PT3S")
