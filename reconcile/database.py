@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import Entitlement as EntitlementRow
 from reconcile.books import Attempt, ContractBalance, CounterReading, Entitlement, Plan
+from vouchers.audit import voucher_counters
 
 
 @dataclass(frozen=True)
@@ -82,30 +83,6 @@ def read_records(engine: Engine, *, contract_ids: Sequence[str] = ()) -> OurReco
         )
 
 
-# Each voucher counter, the table whose rows it counts, and the query pairing them. A claim counts as
-# claimed whatever became of it; only `used` claims count as redeemed.
-_VOUCHER_COUNTERS: tuple[tuple[str, str, str], ...] = (
-    (
-        "pushed_count",
-        "voucher_pushes",
-        "SELECT v.id::text, v.pushed_count, count(p.voucher_id) FROM vouchers v "
-        "LEFT JOIN voucher_pushes p ON p.voucher_id = v.id GROUP BY v.id",
-    ),
-    (
-        "claimed_count",
-        "voucher_claims",
-        "SELECT v.id::text, v.claimed_count, count(c.id) FROM vouchers v "
-        "LEFT JOIN voucher_claims c ON c.voucher_id = v.id GROUP BY v.id",
-    ),
-    (
-        "redeemed_count",
-        "voucher_claims",
-        "SELECT v.id::text, v.redeemed_count, count(c.id) FROM vouchers v "
-        "LEFT JOIN voucher_claims c ON c.voucher_id = v.id AND c.status = 'used' GROUP BY v.id",
-    ),
-)
-
-
 @dataclass(frozen=True)
 class CounterRecords:
     readings: tuple[CounterReading, ...]
@@ -120,19 +97,19 @@ def _tables(session: Session) -> set[str]:
 
 
 def read_counters(engine: Engine) -> CounterRecords:
+    """Each voucher counter beside its rows, as the voucher domain defines them (`vouchers.audit`); every
+    voucher table comes with the one migration, so one check for it suffices."""
     with Session(engine) as session:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        tables = _tables(session)
-        if "vouchers" not in tables:
+        if "vouchers" not in _tables(session):
             return CounterRecords((), ("voucher counters not checked: no vouchers table",))
-        readings: list[CounterReading] = []
-        notes: list[str] = []
-        for counter, rows_table, query in _VOUCHER_COUNTERS:
-            if rows_table not in tables:
-                notes.append(f"voucher {counter} not checked: no {rows_table} table")
-                continue
-            readings += [
-                CounterReading(owner=f"voucher {voucher_id}", counter=counter, value=value, rows=rows)
-                for voucher_id, value, rows in session.execute(text(query))
-            ]
-        return CounterRecords(tuple(readings), tuple(notes))
+        readings = tuple(
+            CounterReading(
+                owner=f"voucher {drift.voucher_id}",
+                counter=drift.counter,
+                value=drift.counter_value,
+                rows=drift.rows,
+            )
+            for drift in voucher_counters(session)
+        )
+        return CounterRecords(readings, ())

@@ -11,9 +11,7 @@ from sqlmodel import Session, col, select
 from activities.device_groups import device_holder
 from api import problems
 from models.catalog import Device
-from models.enums import DeviceStatus, SubscriptionStatus
-
-NON_FINAL = [s for s in SubscriptionStatus if not s.is_final]
+from models.enums import DeviceStatus
 
 
 def assert_devices_free(
