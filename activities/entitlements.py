@@ -7,11 +7,22 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
+from infra.db import driver_connection
 from models.entitlement import Entitlement
 from models.enums import EntitlementStatus
+
+# A retry or a replayed period never shortens what was already granted.
+_OPEN = """
+INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from, valid_until, status)
+SELECT gen_random_uuid(), %(contract_id)s, device_id, %(resource_type)s, %(valid_from)s, %(valid_until)s,
+       'active'
+FROM unnest(%(device_ids)s::varchar[]) AS device_id
+ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE SET
+    valid_until = greatest(entitlements.valid_until, excluded.valid_until),
+    status = 'active', revoke_reason = NULL, updated_at = now()
+"""
 
 
 def open_entitlements(
@@ -23,34 +34,17 @@ def open_entitlements(
     valid_from: datetime,
     valid_until: datetime,
 ) -> None:
-    rows = [
+    # Plain SQL on the session's connection: this runs once per paid period, on the hot path.
+    driver_connection(session).execute(
+        _OPEN,
         {
-            "id": uuid.uuid4(),
             "contract_id": contract_id,
-            "device_id": device_id,
             "resource_type": resource_type,
+            "device_ids": list(device_ids),
             "valid_from": valid_from,
             "valid_until": valid_until,
-            "status": EntitlementStatus.ACTIVE.value,
-            "revoke_reason": None,
-        }
-        for device_id in device_ids
-    ]
-    if not rows:
-        return
-    statement = insert(Entitlement).values(rows)
-    statement = statement.on_conflict_do_update(
-        constraint="uq_entitlements_contract_device",
-        set_={
-            # A retry or a replayed period never shortens what was already granted.
-            "valid_until": func.greatest(Entitlement.valid_until, statement.excluded.valid_until),
-            "status": EntitlementStatus.ACTIVE.value,
-            "revoke_reason": None,
-            "updated_at": func.now(),
         },
     )
-    # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
-    session.connection().execute(statement)
 
 
 def end_entitlements(

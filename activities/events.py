@@ -5,10 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.types.json import Jsonb
 from sqlmodel import Session
 
-from models.entitlement import ContractEvent
+from infra.db import driver_connection
+
+_APPEND = """
+INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
+VALUES (%(contract_id)s, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s)
+ON CONFLICT (dedup_key) DO NOTHING
+"""
 
 
 def append_event(
@@ -20,10 +26,14 @@ def append_event(
     period: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    statement = (
-        insert(ContractEvent)
-        .values(contract_id=contract_id, dedup_key=dedup_key, kind=kind, period=period, detail=detail or {})
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    # Plain SQL on the session's connection: every charge appends one, on the hot path.
+    driver_connection(session).execute(
+        _APPEND,
+        {
+            "contract_id": contract_id,
+            "dedup_key": dedup_key,
+            "kind": kind,
+            "period": period,
+            "detail": Jsonb(detail or {}),
+        },
     )
-    # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
-    session.connection().execute(statement)

@@ -9,19 +9,20 @@ paid plans are answered from the database without calling the gateway at all."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col, select
+import psycopg
+from psycopg.rows import dict_row
 from temporalio.exceptions import ApplicationError
 
 from activities.entitlements import end_entitlements, open_entitlements
 from activities.events import append_event
 from activities.names import CONTRACT_NOT_FOUND
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
-from infra.db import SessionFactory, transaction
-from models.catalog import Device, Product
-from models.contract import ChargeAttempt, ChargePlan, Contract, charge_idempotency_key
+from infra.db import SessionFactory, driver_connection, transaction
+from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
 from models.enums import AttemptStatus, PlanStatus, SubscriptionStatus
 from models.messages import SettleOutcome, SettlePeriodInput
@@ -36,48 +37,127 @@ from workflows.rules import (
     verify_renewal,
 )
 
+_LOAD = """
+SELECT c.user_id, c.currency, c.agreement_status, c.agreement_cap_minor, c.unit_price_minor,
+       c.billing_cycle, c.anchor_at, c.timezone, c.device_ids, c.agreement_id, c.voucher_claim_id,
+       p.status AS product_status, p.unit_price_minor AS product_price_minor,
+       p.currency AS product_currency, p.max_devices, p.price_version,
+       p.dunning_delays_seconds, p.dunning_max_attempts,
+       pl.status AS plan_status, pl.device_ids AS plan_device_ids,
+       pl.amount_minor AS plan_amount_minor, pl.currency AS plan_currency,
+       a.id AS attempt_id, a.status AS attempt_status, a.amount_minor AS attempt_amount_minor,
+       a.currency AS attempt_currency, a.gateway_charge_id, a.decline_code, a.decline_kind
+FROM contracts c
+JOIN products p ON p.id = c.product_id
+LEFT JOIN charge_plans pl ON pl.contract_id = c.id AND pl.period = %(period)s
+LEFT JOIN charge_attempts a ON a.contract_id = c.id AND a.period = %(period)s AND a.attempt = %(attempt)s
+WHERE c.id = %(contract_id)s
+FOR UPDATE OF c
+"""
 
-def _load(session: Session, contract_id: uuid.UUID) -> tuple[Contract, Product]:
-    contract = session.get(Contract, contract_id, with_for_update=True)
-    if contract is None:
-        raise ApplicationError(f"no contract {contract_id}", type=CONTRACT_NOT_FOUND, non_retryable=True)
-    product = session.get(Product, contract.product_id)
-    assert product is not None  # foreign key
-    return contract, product
+_DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
+
+# Claim 3: a plan not yet paid is updated to the devices and price that apply now.
+_UPSERT_PLAN = """
+INSERT INTO charge_plans (id, contract_id, period, period_start, period_end, due_at, device_ids,
+                          unit_price_minor, gross_minor, discount_minor, amount_minor, currency, status)
+VALUES (%(id)s, %(contract_id)s, %(period)s, %(period_start)s, %(period_end)s, %(due_at)s, %(device_ids)s,
+        %(unit_price_minor)s, %(gross_minor)s, %(discount_minor)s, %(amount_minor)s, %(currency)s, 'pending')
+ON CONFLICT ON CONSTRAINT uq_charge_plans_contract_period DO UPDATE SET
+    device_ids = excluded.device_ids, unit_price_minor = excluded.unit_price_minor,
+    gross_minor = excluded.gross_minor, discount_minor = excluded.discount_minor,
+    amount_minor = excluded.amount_minor, due_at = excluded.due_at
+WHERE charge_plans.status = 'pending'
+"""
+
+_INSERT_ATTEMPT = """
+INSERT INTO charge_attempts
+    (id, contract_id, period, attempt, idempotency_key, amount_minor, currency, status)
+VALUES (%(id)s, %(contract_id)s, %(period)s, %(attempt)s, %(key)s, %(amount_minor)s, %(currency)s, 'pending')
+"""
+
+_REPRICE_CONTRACT = """
+UPDATE contracts SET unit_price_minor = %(unit_price_minor)s, price_version = %(price_version)s,
+                     device_ids = %(device_ids)s, updated_at = now()
+WHERE id = %(contract_id)s
+"""
+
+# The contract row is locked first, as every other writer of a contract does, so writers never deadlock.
+_CONTRACT_PAID = """
+UPDATE contracts SET status = 'active', current_period = %(period)s, period_start = %(start)s,
+                     period_end = %(end)s, paid_through = %(end)s, updated_at = %(now)s
+WHERE id = %(contract_id)s
+RETURNING resource_type, voucher_claim_id
+"""
+
+_CONTRACT_DECLINED = (
+    "UPDATE contracts SET status = %(status)s, updated_at = %(now)s WHERE id = %(contract_id)s"
+)
+
+_ATTEMPT_DONE = """
+UPDATE charge_attempts SET status = %(status)s, gateway_charge_id = %(charge_id)s, completed_at = %(now)s,
+                           decline_code = %(decline_code)s, decline_kind = %(decline_kind)s
+WHERE id = %(attempt_id)s
+"""
+
+_PLAN_PAID = """
+UPDATE charge_plans SET status = 'paid', paid_at = %(now)s
+WHERE contract_id = %(contract_id)s AND period = %(period)s
+RETURNING device_ids, discount_minor
+"""
+
+_PLAN_DEVICES = (
+    "SELECT device_ids FROM charge_plans WHERE contract_id = %(contract_id)s AND period = %(period)s"
+)
 
 
-def _verify(
-    session: Session, contract: Contract, product: Product, request: SettlePeriodInput
-) -> Verification:
+def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, Any]:
+    row = (
+        db.cursor(row_factory=dict_row)
+        .execute(
+            _LOAD,
+            {"contract_id": request.contract_id, "period": request.period, "attempt": request.attempt},
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise ApplicationError(
+            f"no contract {request.contract_id}", type=CONTRACT_NOT_FOUND, non_retryable=True
+        )
+    return row
+
+
+def _verify(db: psycopg.Connection[Any], row: dict[str, Any], request: SettlePeriodInput) -> Verification:
     if request.period == 0:
         # Claim 2: the first plan is executed directly, from the contract just signed.
-        return Verification(price_plan(request.device_ids, contract.unit_price_minor), None)
-    live = session.exec(select(Device).where(col(Device.id).in_(request.device_ids))).all()
+        return Verification(price_plan(request.device_ids, row["unit_price_minor"]), None)
+    live = db.execute(_DEVICES, (list(request.device_ids),)).fetchall()
     return verify_renewal(
         terms=ContractTerms(
-            user_id=contract.user_id,
-            currency=contract.currency,
-            agreement_status=contract.agreement_status,
-            agreement_cap_minor=contract.agreement_cap_minor,
+            user_id=row["user_id"],
+            currency=row["currency"],
+            agreement_status=row["agreement_status"],
+            agreement_cap_minor=row["agreement_cap_minor"],
         ),
         product=LiveProduct(
-            status=product.status.value,
-            unit_price_minor=product.unit_price_minor,
-            currency=product.currency,
-            max_devices=product.max_devices,
+            status=row["product_status"],
+            unit_price_minor=row["product_price_minor"],
+            currency=row["product_currency"],
+            max_devices=row["max_devices"],
         ),
         group=request.device_ids,
-        devices=[LiveDevice(d.id, d.owner_user_id, d.status.value) for d in live],
+        devices=[LiveDevice(*device) for device in live],
     )
 
 
 class _Base:
-    def __init__(self, request: SettlePeriodInput, contract: Contract, product: Product) -> None:
-        cycle = BillingCycle.parse(contract.billing_cycle)
+    def __init__(self, request: SettlePeriodInput, row: dict[str, Any]) -> None:
+        cycle = BillingCycle.parse(row["billing_cycle"])
         self.request = request
-        self.start, self.end = cycle.period(contract.anchor_at, request.period, contract.timezone)
-        self.delays = tuple(product.dunning_delays_seconds)
-        self.max_attempts = product.dunning_max_attempts
+        self.contract_id = uuid.UUID(request.contract_id)
+        self.start, self.end = cycle.period(row["anchor_at"], request.period, row["timezone"])
+        self.delays = tuple(row["dunning_delays_seconds"])
+        self.max_attempts: int = row["dunning_max_attempts"]
 
     def outcome(self, kind: str, **fields: object) -> SettleOutcome:
         return SettleOutcome.model_validate(
@@ -94,62 +174,64 @@ class _Base:
         )
 
 
-def _finished_outcome(
-    base: _Base, plan: ChargePlan | None, attempt: ChargeAttempt | None
-) -> SettleOutcome | None:
+@dataclass(frozen=True)
+class _Pending:
+    """An attempt written and not yet answered: what the gateway call needs."""
+
+    base: _Base
+    attempt_id: uuid.UUID
+    agreement_id: str
+    idempotency_key: str
+    amount: Money
+
+
+def _finished_outcome(base: _Base, row: dict[str, Any]) -> SettleOutcome | None:
     """The answer for work already done (an activity retry, or a replay after continue-as-new)."""
-    if plan is not None and plan.status == PlanStatus.PAID:
-        paid = attempt if attempt is not None and attempt.status == AttemptStatus.SUCCEEDED else None
+    if row["plan_status"] == PlanStatus.PAID:
+        succeeded = row["attempt_status"] == AttemptStatus.SUCCEEDED
         return base.outcome(
             "paid",
-            device_ids=tuple(plan.device_ids),
-            amount=Money(amount_minor=plan.amount_minor, currency=plan.currency),
-            charge_id=paid.gateway_charge_id if paid else None,
+            device_ids=tuple(row["plan_device_ids"]),
+            amount=Money(amount_minor=row["plan_amount_minor"], currency=row["plan_currency"]),
+            charge_id=row["gateway_charge_id"] if succeeded else None,
         )
-    if attempt is not None and attempt.status == AttemptStatus.DECLINED:
+    if row["attempt_status"] == AttemptStatus.DECLINED:
         return base.outcome(
             "declined",
-            device_ids=tuple(plan.device_ids) if plan else (),
-            amount=Money(amount_minor=attempt.amount_minor, currency=attempt.currency),
-            decline_code=attempt.decline_code,
-            decline_kind=attempt.decline_kind,
+            device_ids=tuple(row["plan_device_ids"] or ()),
+            amount=Money(amount_minor=row["attempt_amount_minor"], currency=row["attempt_currency"]),
+            decline_code=row["decline_code"],
+            decline_kind=row["decline_kind"],
         )
     return None
 
 
-def _prepare(
-    sessions: SessionFactory, request: SettlePeriodInput
-) -> tuple[_Base, Contract, ChargeAttempt] | SettleOutcome:
+def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending | SettleOutcome:
     """Phase 1 (one transaction): verify, write or refresh the plan, write the pending attempt."""
-    contract_id = uuid.UUID(request.contract_id)
     with transaction(sessions) as session:
-        contract, product = _load(session, contract_id)
-        base = _Base(request, contract, product)
-        plan = session.exec(
-            select(ChargePlan).where(
-                ChargePlan.contract_id == contract_id, ChargePlan.period == request.period
-            )
-        ).first()
-        attempt = session.exec(
-            select(ChargeAttempt).where(
-                ChargeAttempt.contract_id == contract_id,
-                ChargeAttempt.period == request.period,
-                ChargeAttempt.attempt == request.attempt,
-            )
-        ).first()
-        done = _finished_outcome(base, plan, attempt)
+        db = driver_connection(session)
+        row = _load(db, request)
+        base = _Base(request, row)
+        done = _finished_outcome(base, row)
         if done is not None:
             return done
-        if attempt is not None:  # pending: the gateway may have committed; charge again with the same key
-            return base, contract, attempt
+        if row["attempt_id"] is not None:
+            # Pending: the gateway may have committed; charge again with the same key and amount.
+            return _Pending(
+                base,
+                row["attempt_id"],
+                row["agreement_id"],
+                charge_idempotency_key(base.contract_id, request.period, request.attempt),
+                Money(amount_minor=row["attempt_amount_minor"], currency=row["attempt_currency"]),
+            )
 
-        verification = _verify(session, contract, product, request)
+        verification = _verify(db, row, request)
         if not verification.ok:
             assert verification.failure is not None
             append_event(
                 session,
-                contract_id=contract_id,
-                dedup_key=f"{contract_id}:not_verified:p{request.period}",
+                contract_id=base.contract_id,
+                dedup_key=f"{base.contract_id}:not_verified:p{request.period}",
                 kind="renewal_not_verified",
                 period=request.period,
                 detail={
@@ -160,157 +242,150 @@ def _prepare(
             return base.outcome("not_verified", reason=verification.failure.value)
         priced = verification.plan
         assert priced is not None
-        if contract.voucher_claim_id is not None:
+        if row["voucher_claim_id"] is not None:
             discount = discount_for_period(
                 session,
-                claim_id=contract.voucher_claim_id,
-                contract_id=contract_id,
+                claim_id=row["voucher_claim_id"],
+                contract_id=base.contract_id,
                 period=request.period,
                 gross_minor=priced.gross_minor,
             )
             priced = price_plan(priced.device_ids, priced.unit_price_minor, discount)
 
-        values = {
-            "id": uuid.uuid4(),
-            "contract_id": contract_id,
-            "period": request.period,
-            "period_start": base.start,
-            "period_end": base.end,
-            "due_at": request.due_at,
-            "device_ids": list(priced.device_ids),
-            "unit_price_minor": priced.unit_price_minor,
-            "gross_minor": priced.gross_minor,
-            "discount_minor": priced.discount_minor,
-            "amount_minor": priced.amount_minor,
-            "currency": contract.currency,
-            "status": PlanStatus.PENDING.value,
-        }
-        upsert = insert(ChargePlan).values(values)
-        # Claim 3: a plan not yet paid is updated to the devices and price that apply now.
-        session.connection().execute(
-            upsert.on_conflict_do_update(
-                constraint="uq_charge_plans_contract_period",
-                set_={
-                    k: upsert.excluded[k]
-                    for k in (
-                        "device_ids",
-                        "unit_price_minor",
-                        "gross_minor",
-                        "discount_minor",
-                        "amount_minor",
-                        "due_at",
-                    )
+        devices = list(priced.device_ids)
+        attempt_id = uuid.uuid4()
+        key = charge_idempotency_key(base.contract_id, request.period, request.attempt)
+        with db.pipeline():
+            db.execute(
+                _UPSERT_PLAN,
+                {
+                    "id": uuid.uuid4(),
+                    "contract_id": base.contract_id,
+                    "period": request.period,
+                    "period_start": base.start,
+                    "period_end": base.end,
+                    "due_at": request.due_at,
+                    "device_ids": devices,
+                    "unit_price_minor": priced.unit_price_minor,
+                    "gross_minor": priced.gross_minor,
+                    "discount_minor": priced.discount_minor,
+                    "amount_minor": priced.amount_minor,
+                    "currency": row["currency"],
                 },
-                where=col(ChargePlan.status) == PlanStatus.PENDING,
             )
-        )
-        attempt = ChargeAttempt(
-            contract_id=contract_id,
-            period=request.period,
-            attempt=request.attempt,
-            idempotency_key=charge_idempotency_key(contract_id, request.period, request.attempt),
-            amount_minor=priced.amount_minor,
-            currency=contract.currency,
-        )
-        session.add(attempt)
+            db.execute(
+                _INSERT_ATTEMPT,
+                {
+                    "id": attempt_id,
+                    "contract_id": base.contract_id,
+                    "period": request.period,
+                    "attempt": request.attempt,
+                    "key": key,
+                    "amount_minor": priced.amount_minor,
+                    "currency": row["currency"],
+                },
+            )
+            db.execute(
+                _REPRICE_CONTRACT,
+                {
+                    "contract_id": base.contract_id,
+                    "unit_price_minor": priced.unit_price_minor,
+                    "price_version": row["price_version"],
+                    "device_ids": devices,
+                },
+            )
         # Claim 7: a device that left the group (signal, unbind, transfer) keeps its entitlement only to
         # the paid-through time, which is this period's start.
-        left = [d for d in contract.device_ids if d not in priced.device_ids]
+        left = [d for d in row["device_ids"] if d not in priced.device_ids]
         if left:
             end_entitlements(
                 session,
-                contract_id=contract_id,
+                contract_id=base.contract_id,
                 until=base.start,
                 reason="device_left_group",
                 device_ids=left,
             )
-        contract.unit_price_minor = priced.unit_price_minor
-        contract.price_version = product.price_version
-        contract.device_ids = list(priced.device_ids)
-        contract.updated_at = datetime.now(UTC)
-        session.add(contract)
-        return base, contract, attempt
+        return _Pending(
+            base,
+            attempt_id,
+            row["agreement_id"],
+            key,
+            Money(amount_minor=priced.amount_minor, currency=row["currency"]),
+        )
 
 
-def _record(
-    sessions: SessionFactory, base: _Base, attempt_id: uuid.UUID, result: ChargeResult | None
-) -> SettleOutcome:
-    """`result` is None for a plan discounted to nothing: paid without a gateway charge."""
-    """Phase 3 (one transaction): the attempt's outcome, the plan, the contract, entitlements, events."""
-    request = base.request
-    contract_id = uuid.UUID(request.contract_id)
+def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | None) -> SettleOutcome:
+    """Phase 3 (one transaction): the attempt's outcome, the plan, the contract, entitlements, events.
+    `result` is None for a plan discounted to nothing: paid without a gateway charge."""
+    base, request = pending.base, pending.base.request
     now = datetime.now(UTC)
+    keys = {"contract_id": base.contract_id, "period": request.period, "now": now}
+    paid = result is None or result.status == ChargeStatus.SUCCEEDED
+    charge_id = result.charge_id if result else None
+    decline_code = None if paid or result is None else result.decline_code
+    decline_kind = (
+        None if paid or result is None or result.decline_kind is None else result.decline_kind.value
+    )
     with transaction(sessions) as session:
-        contract = session.get(Contract, contract_id, with_for_update=True)
-        assert contract is not None  # _prepare found it moments ago
-        attempt = session.get(ChargeAttempt, attempt_id)
-        plan = session.exec(
-            select(ChargePlan).where(
-                ChargePlan.contract_id == contract_id, ChargePlan.period == request.period
-            )
-        ).one()
-        assert attempt is not None
-        attempt.gateway_charge_id = result.charge_id if result else None
-        attempt.completed_at = now
-        amount = Money(amount_minor=attempt.amount_minor, currency=attempt.currency)
-        if result is None or result.status == ChargeStatus.SUCCEEDED:
-            attempt.status = AttemptStatus.SUCCEEDED
-            plan.status = PlanStatus.PAID
-            plan.paid_at = now
-            contract.status = SubscriptionStatus.ACTIVE
-            contract.current_period = request.period
-            contract.period_start, contract.period_end = base.start, base.end
-            contract.paid_through = base.end
-            contract.updated_at = now
-            # Claims 1 and 6: entitle every device of the paid plan until the period end.
-            open_entitlements(
-                session,
-                contract_id=contract_id,
-                resource_type=contract.resource_type,
-                device_ids=plan.device_ids,
-                valid_from=base.start,
-                valid_until=base.end,
-            )
-            if contract.voucher_claim_id is not None and plan.discount_minor > 0:
-                # The voucher is redeemed by the first charge it paid towards, and only then.
-                mark_used(session, claim_id=contract.voucher_claim_id, contract_id=contract_id, now=now)
-            kind, detail = (
-                "period_paid",
-                {"charge_id": attempt.gateway_charge_id or "", "amount_minor": attempt.amount_minor},
-            )
+        db = driver_connection(session)
+        if paid:
+            contract = db.execute(_CONTRACT_PAID, {**keys, "start": base.start, "end": base.end}).fetchone()
+            assert contract is not None  # _prepare found it moments ago
+            resource_type, voucher_claim_id = contract
+            kind = "period_paid"
+            detail: dict[str, Any] = {
+                "charge_id": charge_id or "",
+                "amount_minor": pending.amount.amount_minor,
+            }
         else:
-            assert result is not None
-            attempt.status = AttemptStatus.DECLINED
-            attempt.decline_code = result.decline_code
-            attempt.decline_kind = result.decline_kind.value if result.decline_kind else None
-            contract.status = (
-                SubscriptionStatus.PAST_DUE if request.period > 0 else SubscriptionStatus.SIGNING
-            )
-            contract.updated_at = now
-            kind, detail = (
-                "charge_declined",
-                {"code": result.decline_code or "", "kind": attempt.decline_kind or ""},
-            )
-        session.add_all([attempt, plan, contract])
-        append_event(
-            session,
-            contract_id=contract_id,
-            dedup_key=f"{contract_id}:{kind}:p{request.period}:a{request.attempt}",
-            kind=kind,
-            period=request.period,
-            detail=detail,
+            status = SubscriptionStatus.PAST_DUE if request.period > 0 else SubscriptionStatus.SIGNING
+            db.execute(_CONTRACT_DECLINED, {**keys, "status": status.value})
+            kind, detail = "charge_declined", {"code": decline_code or "", "kind": decline_kind or ""}
+        db.execute(
+            _ATTEMPT_DONE,
+            {
+                **keys,
+                "attempt_id": pending.attempt_id,
+                "status": (AttemptStatus.SUCCEEDED if paid else AttemptStatus.DECLINED).value,
+                "charge_id": charge_id,
+                "decline_code": decline_code,
+                "decline_kind": decline_kind,
+            },
         )
-        if attempt.status == AttemptStatus.SUCCEEDED:
-            return base.outcome(
-                "paid", device_ids=tuple(plan.device_ids), amount=amount, charge_id=attempt.gateway_charge_id
+        plan = db.execute(_PLAN_PAID if paid else _PLAN_DEVICES, keys).fetchone()
+        assert plan is not None
+        device_ids: list[str] = plan[0]
+        with db.pipeline():
+            if paid:
+                # Claims 1 and 6: entitle every device of the paid plan until the period end.
+                open_entitlements(
+                    session,
+                    contract_id=base.contract_id,
+                    resource_type=resource_type,
+                    device_ids=device_ids,
+                    valid_from=base.start,
+                    valid_until=base.end,
+                )
+            append_event(
+                session,
+                contract_id=base.contract_id,
+                dedup_key=f"{base.contract_id}:{kind}:p{request.period}:a{request.attempt}",
+                kind=kind,
+                period=request.period,
+                detail=detail,
             )
-        return base.outcome(
-            "declined",
-            device_ids=tuple(plan.device_ids),
-            amount=amount,
-            decline_code=attempt.decline_code,
-            decline_kind=attempt.decline_kind,
-        )
+        if paid and voucher_claim_id is not None and plan[1] > 0:
+            # The voucher is redeemed by the first charge it paid towards, and only then.
+            mark_used(session, claim_id=voucher_claim_id, contract_id=base.contract_id, now=now)
+    if paid:
+        return base.outcome("paid", device_ids=tuple(device_ids), amount=pending.amount, charge_id=charge_id)
+    return base.outcome(
+        "declined",
+        device_ids=tuple(device_ids),
+        amount=pending.amount,
+        decline_code=decline_code,
+        decline_kind=decline_kind,
+    )
 
 
 def settle_period(
@@ -319,16 +394,15 @@ def settle_period(
     prepared = _prepare(sessions, request)
     if isinstance(prepared, SettleOutcome):
         return prepared
-    base, contract, attempt = prepared
-    if attempt.amount_minor == 0:
-        return _record(sessions, base, attempt.id, None)
+    if prepared.amount.amount_minor == 0:
+        return _record(sessions, prepared, None)
     # GatewayUnavailable propagates: Temporal retries the activity, which resumes at the pending attempt.
     result = gateway.charge(
-        agreement_id=contract.agreement_id,
-        amount=Money(amount_minor=attempt.amount_minor, currency=attempt.currency),
-        idempotency_key=attempt.idempotency_key,
+        agreement_id=prepared.agreement_id,
+        amount=prepared.amount,
+        idempotency_key=prepared.idempotency_key,
         reference=ChargeReference(
             contract_id=request.contract_id, period=request.period, attempt=request.attempt
         ),
     )
-    return _record(sessions, base, attempt.id, result)
+    return _record(sessions, prepared, result)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
+import psycopg
 from sqlalchemy import Engine
 from sqlmodel import Session, create_engine
 
@@ -43,3 +45,9 @@ def transaction(factory: SessionFactory) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The session's psycopg connection, inside the session's transaction: hot paths that never load ORM
+    objects run plain SQL on it and skip SQLAlchemy's per-statement compile and bookkeeping."""
+    return cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)

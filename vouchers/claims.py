@@ -1,25 +1,31 @@
 """Claiming a voucher, exactly: both caps are enforced by one conditional statement, never check-then-act.
 
-A claim is one transaction of at most three statements:
-1. the Idempotency-Key is reserved (a replay returns the first claim),
-2. one read refuses the obvious cases (sold out, closed, over the limit) without taking any lock,
-3. one statement does the claim: the user's holding is upserted only while under the per-user limit
-   (locking that user's row), then the voucher's claimed_count is raised only while under stock (locking
-   the hot voucher row, from here to the commit), then the claim row is inserted.
+A claim is one transaction of at most two statements, in plain SQL (this is the hottest write there is):
+1. the Idempotency-Key is reserved (a replay returns the first claim);
+2. one statement does the claim: the user's holding is upserted only while under the per-user limit
+   (locking that user's row), the claim row is inserted, and last the voucher's claimed_count is raised
+   only while claimable and under stock (locking the hot voucher row, from here to the commit).
 Under READ COMMITTED each conditional write re-checks its condition on the newest row version after
-waiting for a lock, so concurrent claims serialize on the rows and never overshoot. When the statement
-claims nothing, the caller's transaction rolls back whatever part of it did happen."""
+waiting for a lock, so concurrent claims serialize on the rows and never overshoot. Nothing is read first:
+the hot row is locked for the statement and the commit only. When the statement claims nothing, its
+partial work is rolled back and the refusal is explained from the newest committed state.
+
+`claimable_now` states the same voucher-side conditions for SQLAlchemy queries (offers): keep both in step."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
-from sqlalchemy import ColumnElement, Insert, and_, exists, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
+from infra.db import driver_connection
 from models.idempotency import IdempotencyRecord
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherHolding, VoucherStatus
 from vouchers.errors import IdempotencyKeyReused, NotClaimable, VoucherNotFound
@@ -62,9 +68,23 @@ def _voucher_and_holding(session: Session, voucher_id: uuid.UUID, user_id: str) 
 
 @dataclass(frozen=True)
 class Claimed:
-    claim: VoucherClaim
-    voucher: Voucher  # as read before the claim: its headline, not its newest counters
+    """A claim and its voucher as the claim left it. A new claim's objects are built from the statement's
+    row on first use, normally after the commit: the hot voucher row is not locked while Python works."""
+
     created: bool  # False: an Idempotency-Key replay
+    _build: Callable[[], tuple[VoucherClaim, Voucher]]
+
+    @cached_property
+    def _objects(self) -> tuple[VoucherClaim, Voucher]:
+        return self._build()
+
+    @property
+    def claim(self) -> VoucherClaim:
+        return self._objects[0]
+
+    @property
+    def voucher(self) -> Voucher:
+        return self._objects[1]
 
 
 @dataclass(frozen=True)
@@ -75,26 +95,61 @@ class IdempotentRequest:
     request_hash: str
 
 
+_RESERVE_KEY = """
+INSERT INTO idempotency_records
+    (id, scope, user_id, key, request_hash, resource_id, response_status, response_body)
+VALUES (%(id)s, %(scope)s, %(user_id)s, %(key)s, %(hash)s, %(claim_id)s, 201, %(body)s)
+ON CONFLICT ON CONSTRAINT uq_idempotency_scope_user_key DO NOTHING
+RETURNING id
+"""
+
+# Ordered by reference: the holding (per-user limit, locking the user's row), then the claim row, and last
+# the hot voucher row, so that row is locked only for the end of the statement and the commit. An unknown
+# voucher yields no holding (no error here); a refused bump leaves the first two for the rollback.
+_CLAIM = """
+WITH held AS (
+    INSERT INTO voucher_holdings (voucher_id, user_id, claims_count)
+    SELECT id, %(user_id)s, 1 FROM vouchers WHERE id = %(voucher_id)s
+    ON CONFLICT (voucher_id, user_id) DO UPDATE SET claims_count = voucher_holdings.claims_count + 1
+    WHERE voucher_holdings.claims_count
+          < (SELECT per_user_limit FROM vouchers WHERE id = %(voucher_id)s)
+    RETURNING voucher_id
+), claimed AS (
+    INSERT INTO voucher_claims (id, voucher_id, user_id, status, claimed_at)
+    SELECT %(claim_id)s, voucher_id, %(user_id)s, 'claimed', %(now)s FROM held
+    RETURNING id
+)
+UPDATE vouchers SET claimed_count = claimed_count + 1, updated_at = %(now)s
+WHERE id = %(voucher_id)s AND status = 'enabled'
+  AND claim_starts_at <= %(now)s AND claim_ends_at > %(now)s
+  AND claimed_count < stock
+  AND (cardinality(audience) = 0 OR %(user_id)s = ANY(audience))
+  AND EXISTS (SELECT 1 FROM claimed)
+RETURNING *
+"""
+
+
 def _replayed_claim(
     session: Session, *, request: IdempotentRequest, user_id: str, claim_id: uuid.UUID
 ) -> VoucherClaim | None:
     """Reserve the key for `claim_id`, in the claim's own transaction (both commit or neither does); if an
     earlier claim holds the key, return that claim. A concurrent twin waits on the key's unique index."""
-    reserved = session.execute(
-        insert(IdempotencyRecord)
-        .values(
-            id=uuid.uuid4(),
-            scope=IDEMPOTENCY_SCOPE,
-            user_id=user_id,
-            key=request.key,
-            request_hash=request.request_hash,
-            resource_id=str(claim_id),
-            response_status=201,
-            response_body={"claim_id": str(claim_id)},
+    reserved = (
+        driver_connection(session)
+        .execute(
+            _RESERVE_KEY,
+            {
+                "id": uuid.uuid4(),
+                "scope": IDEMPOTENCY_SCOPE,
+                "user_id": user_id,
+                "key": request.key,
+                "hash": request.request_hash,
+                "claim_id": str(claim_id),
+                "body": Jsonb({"claim_id": str(claim_id)}),
+            },
         )
-        .on_conflict_do_nothing(constraint="uq_idempotency_scope_user_key")
-        .returning(col(IdempotencyRecord.id))
-    ).first()
+        .fetchone()
+    )
     if reserved is not None:
         return None
     record = session.scalars(
@@ -109,50 +164,6 @@ def _replayed_claim(
     claim = session.get(VoucherClaim, uuid.UUID(record.resource_id))
     assert claim is not None, "an idempotency record is committed with its claim"
     return claim
-
-
-def _claim_statement(*, voucher_id: uuid.UUID, user_id: str, claim_id: uuid.UUID, now: datetime) -> Insert:
-    """INSERT the claim only if the holding upsert (per-user limit) and then the voucher update (stock,
-    window, state, audience) both took effect. The update's condition refers to the upsert's result, so
-    the user's row is locked before the hot voucher row."""
-    limit = select(col(Voucher.per_user_limit)).where(col(Voucher.id) == voucher_id).scalar_subquery()
-    held = (
-        insert(VoucherHolding)
-        .values(voucher_id=voucher_id, user_id=user_id, claims_count=1)
-        .on_conflict_do_update(
-            index_elements=["voucher_id", "user_id"],
-            set_={"claims_count": VoucherHolding.claims_count + 1},
-            where=col(VoucherHolding.claims_count) < limit,
-        )
-        .returning(col(VoucherHolding.voucher_id))
-        .cte("held")
-    )
-    bumped = (
-        update(Voucher)
-        .where(
-            col(Voucher.id) == voucher_id,
-            claimable_now(user_id=user_id, now=now),
-            exists(select(held.c.voucher_id)),
-        )
-        .values(claimed_count=col(Voucher.claimed_count) + 1, updated_at=now)
-        .returning(col(Voucher.id).label("voucher_id"))
-        .cte("bumped")
-    )
-    claims = VoucherClaim.__table__.c  # type: ignore[attr-defined]
-    return (
-        insert(VoucherClaim)
-        .from_select(
-            ["id", "voucher_id", "user_id", "status", "claimed_at"],
-            select(
-                literal(claim_id, claims.id.type),
-                bumped.c.voucher_id,
-                literal(user_id, claims.user_id.type),
-                literal(ClaimStatus.CLAIMED, claims.status.type),
-                literal(now, claims.claimed_at.type),
-            ),
-        )
-        .returning(col(VoucherClaim.id))
-    )
 
 
 def claim_voucher(
@@ -170,23 +181,29 @@ def claim_voucher(
     if idempotency is not None:
         replayed = _replayed_claim(session, request=idempotency, user_id=user_id, claim_id=claim_id)
         if replayed is not None:
-            return Claimed(replayed, _voucher(session, replayed.voucher_id), created=False)
-    voucher, held = _voucher_and_holding(session, voucher_id, user_id)
-    refusal = claim_refusal(voucher, user_id=user_id, claims_held=held, now=now)
-    if refusal is not None or voucher is None:
-        raise refusal or VoucherNotFound()
-    statement = _claim_statement(voucher_id=voucher_id, user_id=user_id, claim_id=claim_id, now=now)
-    if session.execute(statement).first() is None:
-        # Lost a race (usually for the last items): explain with the newest committed state.
+            first = _voucher(session, replayed.voucher_id)
+            return Claimed(created=False, _build=lambda: (replayed, first))
+    row = (
+        driver_connection(session)
+        .cursor(row_factory=dict_row)
+        .execute(_CLAIM, {"voucher_id": voucher_id, "user_id": user_id, "claim_id": claim_id, "now": now})
+        .fetchone()
+    )
+    if row is None:
+        # Refused, or lost a race for the last items: undo the holding, explain with the newest state.
+        session.rollback()
         voucher, held = _voucher_and_holding(session, voucher_id, user_id)
         raise claim_refusal(voucher, user_id=user_id, claims_held=held, now=now) or NotClaimable(
             "not_claimable", "the voucher cannot be claimed right now"
         )
-    # Built, not read back: a read here would hold the hot row's lock for one more round trip.
-    claim = VoucherClaim(
-        id=claim_id, voucher_id=voucher_id, user_id=user_id, status=ClaimStatus.CLAIMED, claimed_at=now
-    )
-    return Claimed(claim, voucher, created=True)
+
+    def build() -> tuple[VoucherClaim, Voucher]:
+        claim = VoucherClaim(
+            id=claim_id, voucher_id=voucher_id, user_id=user_id, status=ClaimStatus.CLAIMED, claimed_at=now
+        )
+        return claim, Voucher.model_validate(row)
+
+    return Claimed(created=True, _build=build)
 
 
 def claims_of(session: Session, *, user_id: str) -> list[tuple[VoucherClaim, Voucher]]:
