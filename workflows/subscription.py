@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
 SUBSCRIPTION_ENDED = "SubscriptionEnded"
 # Workflow changes since the first recorded histories, each guarded so those histories still replay.
 PATCH_RELEASE_AGREEMENT_ON_CANCEL = "release-agreement-on-cancel"
+PATCH_LOCAL_SIGNUP = "signup-as-local-activities"
 INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
@@ -56,6 +57,7 @@ _SIGN_RETRY = RetryPolicy(
 # charge to another worker within half a minute.
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 _UNSET = object()
+T = TypeVar("T")
 
 
 @workflow.defn(name=SUBSCRIPTION_WORKFLOW)
@@ -92,12 +94,15 @@ class SubscriptionWorkflow:
         self._finished = False
         self._device_change_seq = carried.device_change_seq if carried else 0
         self._indexed: dict[str, object] = {}
+        # Signing and the first period run as local activities (see `_signup_step`); set once per contract.
+        self._local_signup = False
 
     # --- main loop ---------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
         if input.carried is None:
+            self._local_signup = workflow.patched(PATCH_LOCAL_SIGNUP)
             signed = await self._sign()
             next_period, due = 0, signed.anchor_at
         else:
@@ -134,20 +139,25 @@ class SubscriptionWorkflow:
             voucher_claim_id=self._input.voucher_claim_id,
         )
         try:
-            signed: SignedContract = await workflow.execute_activity(
+            signed: SignedContract = await self._signup_step(
                 names.SIGN_CONTRACT,
                 request,
-                result_type=SignedContract,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=timedelta(minutes=10),
+                SignedContract,
+                local=self._local_signup,
                 retry_policy=_SIGN_RETRY,
+                schedule_to_close_timeout=timedelta(minutes=10),
                 summary="sign the payment agreement and write the contract",
             )
-        except ActivityError as failure:
-            cause = failure.cause
+        except (ActivityError, ApplicationError) as failure:
+            # A local activity's failure arrives as the activity's own error, an activity's wrapped in one.
+            cause = failure.cause if isinstance(failure, ActivityError) else failure
             if isinstance(cause, ApplicationError):
                 self._status = SubscriptionStatus.FAILED
                 self._termination_reason = cause.message
+                if self._local_signup:
+                    # Refused in the very task that accepted the signup update: let the update answer
+                    # (it sees the failed status) before the workflow fails, or its caller gets no answer.
+                    await workflow.wait_condition(workflow.all_handlers_finished)
                 raise ApplicationError(
                     cause.message, *cause.details, type=cause.type, non_retryable=True
                 ) from None
@@ -162,6 +172,46 @@ class SubscriptionWorkflow:
         self._next_charge_at = signed.anchor_at
         self._refresh_details()
         return signed
+
+    async def _signup_step(
+        self,
+        name: str,
+        arg: Any,
+        result_type: type[T],
+        *,
+        local: bool,
+        retry_policy: RetryPolicy,
+        summary: str,
+        schedule_to_close_timeout: timedelta | None = None,
+    ) -> T:
+        """Run one step as an activity, or, on the signup path, as a local activity.
+
+        A user waits on the signup's answer: as local activities, signing and the first charge run inside
+        the workflow task that started the workflow, with no task-queue round trips between them. Both are
+        short and idempotent by business key, as every activity here is. Renewals stay ordinary activities:
+        they run unattended for years, and operators see them pending, retried and timed in the UI."""
+        result: T
+        if local:
+            result = await workflow.execute_local_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=schedule_to_close_timeout,
+                retry_policy=retry_policy,
+                summary=summary,
+            )
+            return result
+        result = await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            retry_policy=retry_policy,
+            summary=summary,
+        )
+        return result
 
     async def _wait_until_due(self, due: datetime) -> bool:
         """Sleep until the next period is due; True if a cancellation ended the subscription meanwhile."""
@@ -207,7 +257,7 @@ class SubscriptionWorkflow:
         while True:
             self._attempt = attempt
             self._apply_device_changes()
-            outcome: SettleOutcome = await workflow.execute_activity(
+            outcome: SettleOutcome = await self._signup_step(
                 names.SETTLE_PERIOD,
                 SettlePeriodInput(
                     contract_id=self._input.contract_id,
@@ -216,8 +266,8 @@ class SubscriptionWorkflow:
                     device_ids=tuple(self._devices),
                     due_at=due,
                 ),
-                result_type=SettleOutcome,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                SettleOutcome,
+                local=self._local_signup and period == 0,
                 retry_policy=_RETRY,
                 summary=f"period {period}, attempt {attempt}",
             )

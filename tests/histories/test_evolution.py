@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.subscription import PATCH_RELEASE_AGREEMENT_ON_CANCEL
+from workflows.subscription import PATCH_LOCAL_SIGNUP, PATCH_RELEASE_AGREEMENT_ON_CANCEL
 
 HERE = Path(__file__).parent
 
@@ -27,8 +27,26 @@ def markers(data: dict[str, object]) -> set[str]:
     for e in events:
         if e["eventType"] != "EVENT_TYPE_MARKER_RECORDED":
             continue
-        payload = e["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"][0]["data"]
+        marker = e["markerRecordedEventAttributes"]
+        if marker["markerName"] != "core_patch":
+            continue
+        payload = marker["details"]["patch-data"]["payloads"][0]["data"]
         found.add(json.loads(base64.b64decode(payload))["id"])
+    return found
+
+
+def local_activity_types(data: dict[str, object]) -> list[str]:
+    """Local activities leave a core_local_activity marker whose `data` names the activity type."""
+    events = data["events"]
+    assert isinstance(events, list)
+    found: list[str] = []
+    for e in events:
+        if e["eventType"] != "EVENT_TYPE_MARKER_RECORDED":
+            continue
+        marker = e["markerRecordedEventAttributes"]
+        if marker["markerName"] == "core_local_activity":
+            payload = marker["details"]["data"]["payloads"][0]["data"]
+            found.append(json.loads(base64.b64decode(payload))["activity_type"])
     return found
 
 
@@ -61,3 +79,29 @@ def test_v2_history_records_the_patch_and_releases_the_agreement_on_cancel() -> 
     data = history("v2-updates-signup-devices-cancel.first-run.json")
     assert "release_agreement" in activity_types(data)
     assert markers(data) == {PATCH_RELEASE_AGREEMENT_ON_CANCEL}
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_histories_before_v3_sign_and_charge_the_first_period_as_activities(version: str) -> None:
+    data = history(f"{version}-updates-signup-devices-cancel.first-run.json")
+    kinds = activity_types(data)
+    assert kinds[:2] == ["sign_contract", "settle_period"]  # the path the v3 patch changed
+    assert local_activity_types(data) == []
+    assert PATCH_LOCAL_SIGNUP not in markers(data)
+
+
+def test_v3_history_signs_and_charges_the_first_period_locally_and_renews_as_activities() -> None:
+    data = history("v3-updates-signup-devices-cancel.first-run.json")
+    assert local_activity_types(data) == ["sign_contract", "settle_period"]
+    assert "sign_contract" not in activity_types(data)
+    assert markers(data) == {PATCH_RELEASE_AGREEMENT_ON_CANCEL, PATCH_LOCAL_SIGNUP}
+    renewing = history("v3-flaky-card-device-removed-continued-canceled.first-run.json")
+    assert local_activity_types(renewing)[0] == "sign_contract"
+    assert "settle_period" in activity_types(renewing)  # renewals stay ordinary activities
+
+
+def test_v3_first_charge_declined_then_retried_stays_local() -> None:
+    data = history("v3-soft-decline-dunning-exhausted.first-run.json")
+    kinds = local_activity_types(data)
+    assert kinds[0] == "sign_contract"
+    assert kinds.count("settle_period") >= 2  # the first period's dunning attempts, each a local activity
