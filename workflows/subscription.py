@@ -190,19 +190,8 @@ class SubscriptionWorkflow:
         the workflow task that started the workflow, with no task-queue round trips between them. Both are
         short and idempotent by business key, as every activity here is. Renewals stay ordinary activities:
         they run unattended for years, and operators see them pending, retried and timed in the UI."""
-        result: T
-        if local:
-            result = await workflow.execute_local_activity(
-                name,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=schedule_to_close_timeout,
-                retry_policy=retry_policy,
-                summary=summary,
-            )
-            return result
-        result = await workflow.execute_activity(
+        execute = workflow.execute_local_activity if local else workflow.execute_activity
+        result: T = await execute(
             name,
             arg,
             result_type=result_type,
