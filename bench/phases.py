@@ -214,10 +214,15 @@ def _last_paid_at(database_url: str, product_id: str, periods: int) -> datetime:
 
 
 async def history_events_per_period(client: Client, contract_ids: list[str], periods: int) -> float:
+    """Events per period over every run of a subscription (a life longer than one run continues as new)."""
     counts: list[int] = []
     for contract_id in contract_ids[:20]:
-        history = await client.get_workflow_handle(subscription_workflow_id(contract_id)).fetch_history()
-        counts.append(len(history.events) - 1)  # less the termination that ended the measurement
+        workflow_id = subscription_workflow_id(contract_id)
+        events = 0
+        async for run in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+            history = await client.get_workflow_handle(workflow_id, run_id=run.run_id).fetch_history()
+            events += len(history.events)
+        counts.append(events - 1)  # less the termination that ended the measurement
     return statistics.mean(counts) / periods
 
 
