@@ -79,7 +79,7 @@ async def test_worker_killed_mid_charge_then_restarted_charges_each_period_once(
     assert attempt_status(sessions, contract_id, KILLED_PERIOD) is AttemptStatus.PENDING
 
     workers.start("worker-2", config)
-    # The killed activity is retried once its start-to-close timeout (60 s) expires.
+    # The killed activity is retried once its start-to-close timeout (30 s) expires.
     await wait_for_paid(sessions, {contract_id: KILLED_PERIOD + 3}, within=180)
     [final] = await cancel_now([handle])
 
