@@ -3,8 +3,9 @@
 Deterministic: every side effect is an activity; time is workflow time. State survives continue-as-new
 through `CarriedState`; signal and update handlers only change in-memory state, the main loop acts."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in this module: the sandbox executes it afresh for every workflow
+# run, and string annotations made the SDK evaluate each handler's type hints from text every time (about
+# a third of the module's cost per run).
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
