@@ -16,7 +16,7 @@ from fastapi import Header
 from pydantic import BaseModel
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api.problems import IDEMPOTENCY_KEY_REUSED
 from infra.db import SessionFactory, transaction
@@ -69,42 +69,42 @@ def _matching(record: IdempotencyRecord, digest: str) -> Reservation:
     return Reservation.of(record)
 
 
-def find(sessions: SessionFactory, *, scope: str, user_id: str, key: str, digest: str) -> Reservation | None:
+def find(session: Session, *, scope: str, user_id: str, key: str, digest: str) -> Reservation | None:
     """The earlier reservation of this key, or None; a different body under the same key is refused."""
-    with transaction(sessions) as session:
-        record = session.exec(
-            select(IdempotencyRecord).where(
-                col(IdempotencyRecord.scope) == scope,
-                col(IdempotencyRecord.user_id) == user_id,
-                col(IdempotencyRecord.key) == key,
-            )
-        ).first()
+    record = session.exec(
+        select(IdempotencyRecord).where(
+            col(IdempotencyRecord.scope) == scope,
+            col(IdempotencyRecord.user_id) == user_id,
+            col(IdempotencyRecord.key) == key,
+        )
+    ).first()
     return None if record is None else _matching(record, digest)
 
 
 def reserve(
-    sessions: SessionFactory, *, scope: str, user_id: str, key: str, digest: str, resource_id: str
+    session: Session, *, scope: str, user_id: str, key: str, digest: str, resource_id: str
 ) -> Reservation:
-    """Reserve the key for a new resource, or return the reservation a concurrent request made first."""
-    with transaction(sessions) as session:
-        inserted = session.execute(
-            insert(IdempotencyRecord)
-            .values(
-                id=uuid.uuid4(),
-                scope=scope,
-                user_id=user_id,
-                key=key,
-                request_hash=digest,
-                resource_id=resource_id,
-                response_body={},
-            )
-            .on_conflict_do_nothing(constraint="uq_idempotency_scope_user_key")
-            .returning(col(IdempotencyRecord.id))
-        ).first()
+    """Reserve the key for a new resource, or return the reservation a concurrent request made first.
+    The caller commits: only then does a concurrent twin see the key taken."""
+    inserted = session.execute(
+        insert(IdempotencyRecord)
+        .values(
+            id=uuid.uuid4(),
+            scope=scope,
+            user_id=user_id,
+            key=key,
+            request_hash=digest,
+            resource_id=resource_id,
+            response_body={},
+        )
+        .on_conflict_do_nothing(constraint="uq_idempotency_scope_user_key")
+        .returning(col(IdempotencyRecord.id))
+    ).first()
     if inserted is not None:
         return Reservation(inserted[0], resource_id, None, {})
-    earlier = find(sessions, scope=scope, user_id=user_id, key=key, digest=digest)
-    assert earlier is not None  # the conflicting row is committed: ON CONFLICT waited for it
+    # The conflicting row is committed (ON CONFLICT waited for it), and this statement's snapshot sees it.
+    earlier = find(session, scope=scope, user_id=user_id, key=key, digest=digest)
+    assert earlier is not None
     return earlier
 
 

@@ -47,13 +47,6 @@ def _validated(session: Session, *, user_id: str, body: SubscriptionCreate) -> P
     return product
 
 
-def prevalidate(*, sessions: SessionFactory, user_id: str, body: SubscriptionCreate) -> ProductBrief:
-    """Every reason the signup would be refused, checked before anything is written or started."""
-    with transaction(sessions) as session:
-        product = _validated(session, user_id=user_id, body=body)
-        return ProductBrief(product.id, product.name, product.resource_type)
-
-
 def product_brief(*, sessions: SessionFactory, product_id: uuid.UUID) -> ProductBrief:
     with transaction(sessions) as session:
         product = session.get(Product, product_id)
@@ -77,26 +70,24 @@ async def subscribe(
     the reservation commits before the workflow starts, so a concurrent twin attaches to the same one."""
     digest = idempotency.request_hash(body)
 
-    def find() -> idempotency.Reservation | None:
-        return idempotency.find(sessions, scope=SCOPE, user_id=user_id, key=key, digest=digest)
+    def find_or_reserve() -> tuple[idempotency.Reservation, ProductBrief | None]:
+        """One transaction: an earlier use of the key; else validation, then the key's reservation."""
+        with transaction(sessions) as session:
+            earlier = idempotency.find(session, scope=SCOPE, user_id=user_id, key=key, digest=digest)
+            if earlier is not None:
+                return earlier, None
+            product = _validated(session, user_id=user_id, body=body)
+            reservation = idempotency.reserve(
+                session, scope=SCOPE, user_id=user_id, key=key, digest=digest, resource_id=str(uuid.uuid4())
+            )
+            return reservation, ProductBrief(product.id, product.name, product.resource_type)
 
-    def validate_and_reserve() -> tuple[idempotency.Reservation, ProductBrief]:
-        product = prevalidate(sessions=sessions, user_id=user_id, body=body)
-        reservation = idempotency.reserve(
-            sessions, scope=SCOPE, user_id=user_id, key=key, digest=digest, resource_id=str(uuid.uuid4())
-        )
-        return reservation, product
-
-    earlier = await run_in_threadpool(find)
-    if earlier is not None and earlier.response_status is not None:
-        return Answer(earlier.response_status, earlier.response_body), True
-    if earlier is None:
-        reservation, product = await run_in_threadpool(validate_and_reserve)
-        if reservation.response_status is not None:  # a twin reserved the key first and has answered
-            return Answer(reservation.response_status, reservation.response_body), True
-    else:
+    reservation, product = await run_in_threadpool(find_or_reserve)
+    if reservation.response_status is not None:
+        # A replay, or a twin that reserved the key first and has answered.
+        return Answer(reservation.response_status, reservation.response_body), True
+    if product is None:
         # No stored answer: re-attach (after a crash or a timeout, or beside a concurrent twin).
-        reservation = earlier
         product = await run_in_threadpool(
             lambda: product_brief(sessions=sessions, product_id=body.product_id)
         )
