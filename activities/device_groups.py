@@ -1,18 +1,26 @@
 """Which running subscription already holds a device for a resource type (one group per device and
-resource at a time). Shared by the signup API's pre-check and the signing activity's final check."""
+resource at a time). Shared by the signup API's pre-check and the signing activity's final check; both
+run on every signup, so they are plain SQL."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models.contract import Contract
+from infra.db import driver_connection
 from models.enums import SubscriptionStatus
 
-NON_FINAL = [s for s in SubscriptionStatus if not s.is_final]
+NON_FINAL = [s.value for s in SubscriptionStatus if not s.is_final]
+
+_HOLDER = """
+SELECT id, device_ids FROM contracts
+WHERE status = ANY(%(running)s) AND resource_type = %(resource_type)s
+  AND device_ids && %(device_ids)s::varchar[]
+  AND id IS DISTINCT FROM %(exclude)s
+LIMIT 1
+"""
 
 
 def device_holder(
@@ -23,14 +31,19 @@ def device_holder(
     exclude_contract: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, str] | None:
     """(contract id, device id) of a running subscription for this resource that shares a device."""
-    query = select(Contract.id, Contract.device_ids).where(
-        col(Contract.status).in_(NON_FINAL),
-        col(Contract.resource_type) == resource_type,
-        col(Contract.device_ids).op("&&")(list(device_ids)),  # shares a device
+    row = (
+        driver_connection(session)
+        .execute(
+            _HOLDER,
+            {
+                "running": NON_FINAL,
+                "resource_type": resource_type,
+                "device_ids": list(device_ids),
+                "exclude": exclude_contract,
+            },
+        )
+        .fetchone()
     )
-    if exclude_contract is not None:
-        query = query.where(col(Contract.id) != exclude_contract)
-    row = session.exec(query.limit(1)).first()
     if row is None:
         return None
     return row[0], next(d for d in device_ids if d in row[1])
@@ -39,7 +52,6 @@ def device_holder(
 def lock_user_resource(session: Session, *, user_id: str, resource_type: str) -> None:
     """Serialise signups of one user for one resource until the transaction ends (devices are one
     owner's, so this closes the check-then-insert race without locking anyone else)."""
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(:key)"),
-        {"key": session.scalar(select(func.hashtextextended(f"{user_id}\x1f{resource_type}", 0)))},
+    driver_connection(session).execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{user_id}\x1f{resource_type}",)
     )

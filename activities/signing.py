@@ -4,20 +4,22 @@ the input is bad or the gateway refuses; a retry after a crash finds the agreeme
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
 from activities.device_groups import device_holder, lock_user_resource
 from activities.events import append_event
 from activities.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
-from infra.db import SessionFactory, transaction
-from models.catalog import Device, Product
+from infra.db import SessionFactory, driver_connection, transaction
 from models.contract import Contract
 from models.cycle import BillingCycle
-from models.enums import DeviceStatus, ProductStatus, SubscriptionStatus
+from models.enums import DeviceStatus, ProductStatus
 from models.messages import SignContractInput, SignedContract
 from models.money import Money
 from vouchers.errors import VoucherNotUsable
@@ -31,13 +33,53 @@ def invalid(message: str, *, field: str, code: str) -> ApplicationError:
     )
 
 
-def validate_signup(session: Session, request: SignContractInput) -> Product:
+@dataclass(frozen=True)
+class ProductTerms:
+    """What signing needs of a product, read in one statement (this runs on every signup, twice)."""
+
+    id: uuid.UUID
+    name: str
+    resource_type: str
+    status: str
+    max_devices: int
+    unit_price_minor: int
+    currency: str
+    price_version: int
+    billing_cycle: str
+    dunning_delays_seconds: list[int]
+    dunning_max_attempts: int
+
+
+_PRODUCT = """
+SELECT id, name, resource_type, status, max_devices, unit_price_minor, currency, price_version,
+       billing_cycle, dunning_delays_seconds, dunning_max_attempts
+FROM products WHERE id = %s
+"""
+
+_DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
+
+_INSERT_CONTRACT = """
+INSERT INTO contracts (id, user_id, product_id, resource_type, unit_price_minor, currency, price_version,
+                       billing_cycle, timezone, device_ids, agreement_id, agreement_status,
+                       agreement_cap_minor, status, anchor_at, current_period, voucher_claim_id)
+VALUES (%(id)s, %(user_id)s, %(product_id)s, %(resource_type)s, %(unit_price_minor)s, %(currency)s,
+        %(price_version)s, %(billing_cycle)s, %(timezone)s, %(device_ids)s, %(agreement_id)s,
+        %(agreement_status)s, %(agreement_cap_minor)s, 'signing', %(anchor_at)s, 0, %(voucher_claim_id)s)
+"""
+
+
+def product_terms(session: Session, product_id: uuid.UUID) -> ProductTerms | None:
+    row = driver_connection(session).execute(_PRODUCT, (product_id,)).fetchone()
+    return None if row is None else ProductTerms(*row)
+
+
+def validate_signup(session: Session, request: SignContractInput) -> ProductTerms:
     """Every reason a signup cannot proceed, as a non-retryable error naming the field."""
     try:
         product_id = uuid.UUID(request.product_id)
     except ValueError:
         raise invalid("product_id is not a UUID", field="product_id", code="invalid_product_id") from None
-    product = session.get(Product, product_id)
+    product = product_terms(session, product_id)
     if product is None:
         raise invalid(f"unknown product {request.product_id}", field="product_id", code="unknown_product")
     if product.status != ProductStatus.ACTIVE:
@@ -51,13 +93,13 @@ def validate_signup(session: Session, request: SignContractInput) -> Product:
         raise invalid(
             f"at most {product.max_devices} devices per group", field="device_ids", code="too_many_devices"
         )
-    found = {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(devices)))}
+    found = {row[0]: row for row in driver_connection(session).execute(_DEVICES, (list(devices),))}
     for device_id in devices:
         device = found.get(device_id)
         # Someone else's device is reported as unknown: its existence is not ours to reveal.
-        if device is None or device.owner_user_id != request.user_id:
+        if device is None or device[1] != request.user_id:
             raise invalid(f"unknown device {device_id}", field="device_ids", code="unknown_device")
-        if device.status != DeviceStatus.BOUND:
+        if device[2] != DeviceStatus.BOUND:
             raise invalid(f"device {device_id} is not bound", field="device_ids", code="device_not_bound")
     try:
         ZoneInfo(request.timezone)
@@ -91,14 +133,23 @@ def voucher_claim_id(request: SignContractInput) -> uuid.UUID | None:
         ) from None
 
 
-def signed_view(contract: Contract, product: Product) -> SignedContract:
+def signed_view(
+    *,
+    contract_id: uuid.UUID,
+    agreement_id: str,
+    anchor_at: datetime,
+    device_ids: Sequence[str],
+    product: ProductTerms,
+    billing_cycle: str,
+    resource_type: str,
+) -> SignedContract:
     return SignedContract(
-        contract_id=str(contract.id),
-        agreement_id=contract.agreement_id,
-        anchor_at=contract.anchor_at,
-        billing_cycle=contract.billing_cycle,
-        resource_type=contract.resource_type,
-        device_ids=tuple(contract.device_ids),
+        contract_id=str(contract_id),
+        agreement_id=agreement_id,
+        anchor_at=anchor_at,
+        billing_cycle=billing_cycle,
+        resource_type=resource_type,
+        device_ids=tuple(device_ids),
         dunning_delays_seconds=tuple(product.dunning_delays_seconds),
         dunning_max_attempts=product.dunning_max_attempts,
         max_devices=product.max_devices,
@@ -111,10 +162,18 @@ def sign_contract(
     contract_id = uuid.UUID(request.contract_id)
     with transaction(sessions) as session:
         existing = session.get(Contract, contract_id)
-        if existing is not None:
-            product = session.get(Product, existing.product_id)
-            assert product is not None
-            return signed_view(existing, product)
+        if existing is not None:  # a retry after the contract was written
+            signed = product_terms(session, existing.product_id)
+            assert signed is not None  # foreign key
+            return signed_view(
+                contract_id=existing.id,
+                agreement_id=existing.agreement_id,
+                anchor_at=existing.anchor_at,
+                device_ids=existing.device_ids,
+                product=signed,
+                billing_cycle=existing.billing_cycle,
+                resource_type=existing.resource_type,
+            )
         product = validate_signup(session, request)
         BillingCycle.parse(product.billing_cycle)
         assert_devices_free(session, request=request, resource_type=product.resource_type)
@@ -160,43 +219,52 @@ def sign_contract(
             # Re-checked under a lock with the insert: two signups racing for one device cannot both win.
             lock_user_resource(session, user_id=request.user_id, resource_type=product.resource_type)
             assert_devices_free(session, request=request, resource_type=product.resource_type)
-            contract = _insert_contract(session, request, product, agreement, claim_id)
+            _insert_contract(session, request, product, agreement, claim_id)
     except ApplicationError:
         gateway.release_agreement(agreement_id=agreement.agreement_id)
         if claim_id is not None:
             with transaction(sessions) as session:
                 release_claim(session, claim_id=claim_id, contract_id=contract_id)
         raise
-    return signed_view(contract, product)
+    return signed_view(
+        contract_id=contract_id,
+        agreement_id=agreement.agreement_id,
+        anchor_at=request.requested_at,
+        device_ids=request.device_ids,
+        product=product,
+        billing_cycle=product.billing_cycle,
+        resource_type=product.resource_type,
+    )
 
 
 def _insert_contract(
     session: Session,
     request: SignContractInput,
-    product: Product,
+    product: ProductTerms,
     agreement: Agreement,
     claim_id: uuid.UUID | None,
-) -> Contract:
+) -> None:
     contract_id = uuid.UUID(request.contract_id)
-    contract = Contract(
-        id=contract_id,
-        user_id=request.user_id,
-        product_id=product.id,
-        resource_type=product.resource_type,
-        unit_price_minor=product.unit_price_minor,
-        currency=product.currency,
-        price_version=product.price_version,
-        billing_cycle=product.billing_cycle,
-        timezone=request.timezone,
-        device_ids=list(request.device_ids),
-        agreement_id=agreement.agreement_id,
-        agreement_status=agreement.status.value,
-        agreement_cap_minor=agreement.single_charge_cap.amount_minor,
-        status=SubscriptionStatus.SIGNING,
-        anchor_at=request.requested_at,
-        voucher_claim_id=claim_id,
+    driver_connection(session).execute(
+        _INSERT_CONTRACT,
+        {
+            "id": contract_id,
+            "user_id": request.user_id,
+            "product_id": product.id,
+            "resource_type": product.resource_type,
+            "unit_price_minor": product.unit_price_minor,
+            "currency": product.currency,
+            "price_version": product.price_version,
+            "billing_cycle": product.billing_cycle,
+            "timezone": request.timezone,
+            "device_ids": list(request.device_ids),
+            "agreement_id": agreement.agreement_id,
+            "agreement_status": agreement.status.value,
+            "agreement_cap_minor": agreement.single_charge_cap.amount_minor,
+            "anchor_at": request.requested_at,
+            "voucher_claim_id": claim_id,
+        },
     )
-    session.add(contract)
     append_event(
         session,
         contract_id=contract_id,
@@ -204,7 +272,6 @@ def _insert_contract(
         kind="signed",
         detail={"agreement_id": agreement.agreement_id, "devices": list(request.device_ids)},
     )
-    return contract
 
 
 def assert_devices_free(session: Session, *, request: SignContractInput, resource_type: str) -> None:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.signing import validate_signup
+from activities.signing import ProductTerms, validate_signup
 from api import idempotency
 from api.schemas.subscriptions import SubscriptionCreate
 from api.services.device_checks import assert_devices_free
@@ -37,7 +37,7 @@ def sign_input(*, user_id: str, body: SubscriptionCreate, contract_id: str) -> S
     )
 
 
-def _validated(session: Session, *, user_id: str, body: SubscriptionCreate) -> Product:
+def _validated(session: Session, *, user_id: str, body: SubscriptionCreate) -> ProductTerms:
     request = sign_input(user_id=user_id, body=body, contract_id=str(uuid.uuid4()))
     try:
         product = validate_signup(session, request)
