@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -17,7 +18,6 @@ from activities.events import append_event
 from activities.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, driver_connection, transaction
-from models.contract import Contract
 from models.cycle import BillingCycle
 from models.enums import DeviceStatus, ProductStatus
 from models.messages import SignContractInput, SignedContract
@@ -133,23 +133,31 @@ def voucher_claim_id(request: SignContractInput) -> uuid.UUID | None:
         ) from None
 
 
-def signed_view(
-    *,
-    contract_id: uuid.UUID,
-    agreement_id: str,
-    anchor_at: datetime,
-    device_ids: Sequence[str],
-    product: ProductTerms,
-    billing_cycle: str,
-    resource_type: str,
-) -> SignedContract:
+class SignedFields(NamedTuple):
+    """The contract's side of the signing answer: as written now, or as found by a retry."""
+
+    contract_id: uuid.UUID
+    agreement_id: str
+    anchor_at: datetime
+    device_ids: Sequence[str]
+    billing_cycle: str
+    resource_type: str
+
+
+_SIGNED = """
+SELECT id, agreement_id, anchor_at, device_ids, billing_cycle, resource_type, product_id
+FROM contracts WHERE id = %s
+"""
+
+
+def signed_view(fields: SignedFields, product: ProductTerms) -> SignedContract:
     return SignedContract(
-        contract_id=str(contract_id),
-        agreement_id=agreement_id,
-        anchor_at=anchor_at,
-        billing_cycle=billing_cycle,
-        resource_type=resource_type,
-        device_ids=tuple(device_ids),
+        contract_id=str(fields.contract_id),
+        agreement_id=fields.agreement_id,
+        anchor_at=fields.anchor_at,
+        billing_cycle=fields.billing_cycle,
+        resource_type=fields.resource_type,
+        device_ids=tuple(fields.device_ids),
         dunning_delays_seconds=tuple(product.dunning_delays_seconds),
         dunning_max_attempts=product.dunning_max_attempts,
         max_devices=product.max_devices,
@@ -161,19 +169,11 @@ def sign_contract(
 ) -> SignedContract:
     contract_id = uuid.UUID(request.contract_id)
     with transaction(sessions) as session:
-        existing = session.get(Contract, contract_id)
+        existing = driver_connection(session).execute(_SIGNED, (contract_id,)).fetchone()
         if existing is not None:  # a retry after the contract was written
-            signed = product_terms(session, existing.product_id)
-            assert signed is not None  # foreign key
-            return signed_view(
-                contract_id=existing.id,
-                agreement_id=existing.agreement_id,
-                anchor_at=existing.anchor_at,
-                device_ids=existing.device_ids,
-                product=signed,
-                billing_cycle=existing.billing_cycle,
-                resource_type=existing.resource_type,
-            )
+            terms = product_terms(session, existing[6])
+            assert terms is not None  # foreign key
+            return signed_view(SignedFields(*existing[:6]), terms)
         product = validate_signup(session, request)
         BillingCycle.parse(product.billing_cycle)
         assert_devices_free(session, request=request, resource_type=product.resource_type)
@@ -226,15 +226,15 @@ def sign_contract(
             with transaction(sessions) as session:
                 release_claim(session, claim_id=claim_id, contract_id=contract_id)
         raise
-    return signed_view(
-        contract_id=contract_id,
-        agreement_id=agreement.agreement_id,
-        anchor_at=request.requested_at,
-        device_ids=request.device_ids,
-        product=product,
-        billing_cycle=product.billing_cycle,
-        resource_type=product.resource_type,
+    written = SignedFields(
+        contract_id,
+        agreement.agreement_id,
+        request.requested_at,
+        request.device_ids,
+        product.billing_cycle,
+        product.resource_type,
     )
+    return signed_view(written, product)
 
 
 def _insert_contract(
