@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from infra.db import driver_connection
 from models.enums import SubscriptionStatus
+from workflows.rules import LiveDevice
 
 NON_FINAL = [s.value for s in SubscriptionStatus if not s.is_final]
 
@@ -21,6 +22,14 @@ WHERE status = ANY(%(running)s) AND resource_type = %(resource_type)s
   AND id IS DISTINCT FROM %(exclude)s
 LIMIT 1
 """
+
+_DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
+
+
+def live_devices(session: Session, device_ids: Sequence[str]) -> list[LiveDevice]:
+    """The devices that exist among these ids, with their owner and binding as they are now."""
+    rows = driver_connection(session).execute(_DEVICES, (list(device_ids),)).fetchall()
+    return [LiveDevice(*row) for row in rows]
 
 
 def device_holder(

@@ -18,8 +18,10 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
+from activities.device_groups import live_devices
 from activities.entitlements import end_entitlements, open_entitlements
 from activities.events import append_event
 from activities.names import CONTRACT_NOT_FOUND
@@ -33,7 +35,6 @@ from models.money import Money
 from vouchers.redemption import discount_for_period, mark_used
 from workflows.rules import (
     ContractTerms,
-    LiveDevice,
     LiveProduct,
     Verification,
     price_plan,
@@ -57,8 +58,6 @@ LEFT JOIN charge_attempts a ON a.contract_id = c.id AND a.period = %(period)s AN
 WHERE c.id = %(contract_id)s
 FOR UPDATE OF c
 """
-
-_DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
 
 # Claim 3: a plan not yet paid is updated to the devices and price that apply now.
 _UPSERT_PLAN = """
@@ -130,11 +129,10 @@ def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, 
     return row
 
 
-def _verify(db: psycopg.Connection[Any], row: dict[str, Any], request: SettlePeriodInput) -> Verification:
+def _verify(session: Session, row: dict[str, Any], request: SettlePeriodInput) -> Verification:
     if request.period == 0:
         # Claim 2: the first plan is executed directly, from the contract just signed.
         return Verification(price_plan(request.device_ids, row["unit_price_minor"]), None)
-    live = db.execute(_DEVICES, (list(request.device_ids),)).fetchall()
     return verify_renewal(
         terms=ContractTerms(
             user_id=row["user_id"],
@@ -149,7 +147,7 @@ def _verify(db: psycopg.Connection[Any], row: dict[str, Any], request: SettlePer
             max_devices=row["max_devices"],
         ),
         group=request.device_ids,
-        devices=[LiveDevice(*device) for device in live],
+        devices=live_devices(session, request.device_ids),
     )
 
 
@@ -228,7 +226,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 Money(amount_minor=row["attempt_amount_minor"], currency=row["attempt_currency"]),
             )
 
-        verification = _verify(db, row, request)
+        verification = _verify(session, row, request)
         if not verification.ok:
             assert verification.failure is not None
             append_event(

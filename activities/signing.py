@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
-from activities.device_groups import device_holder, lock_user_resource
+from activities.device_groups import device_holder, live_devices, lock_user_resource
 from activities.events import append_event
 from activities.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
@@ -56,8 +56,6 @@ SELECT id, name, resource_type, status, max_devices, unit_price_minor, currency,
 FROM products WHERE id = %s
 """
 
-_DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
-
 _INSERT_CONTRACT = """
 INSERT INTO contracts (id, user_id, product_id, resource_type, unit_price_minor, currency, price_version,
                        billing_cycle, timezone, device_ids, agreement_id, agreement_status,
@@ -93,13 +91,13 @@ def validate_signup(session: Session, request: SignContractInput) -> ProductTerm
         raise invalid(
             f"at most {product.max_devices} devices per group", field="device_ids", code="too_many_devices"
         )
-    found = {row[0]: row for row in driver_connection(session).execute(_DEVICES, (list(devices),))}
+    found = {d.device_id: d for d in live_devices(session, devices)}
     for device_id in devices:
         device = found.get(device_id)
         # Someone else's device is reported as unknown: its existence is not ours to reveal.
-        if device is None or device[1] != request.user_id:
+        if device is None or device.owner_user_id != request.user_id:
             raise invalid(f"unknown device {device_id}", field="device_ids", code="unknown_device")
-        if device[2] != DeviceStatus.BOUND:
+        if device.status != DeviceStatus.BOUND:
             raise invalid(f"device {device_id} is not bound", field="device_ids", code="device_not_bound")
     try:
         ZoneInfo(request.timezone)
