@@ -1,8 +1,9 @@
 """Voucher tables (seed CN112346628A): the operator's definition with its counters, the users' claims,
 who was shown it (pushes) and how many claims each user holds (the per-user limit as one upsert).
 
-Counters live on the voucher row so caps are enforced by one conditional statement; they always equal
-the rows behind them (see vouchers.audit)."""
+The stock lives in stripes (`VoucherStockStripe`): a claim takes one stripe no other claim holds, so
+claims never queue on one hot row. The pushed and redeemed counters live on the voucher row. Every counter
+equals the rows behind it (see vouchers.audit)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ARRAY, CheckConstraint, Column, DateTime, Index, Uuid
+from sqlalchemy import ARRAY, CheckConstraint, Column, DateTime, Index, SmallInteger, Uuid
 from sqlmodel import Field, SQLModel
 
 from models.columns import enum_column, now_column, string_array
@@ -43,9 +44,6 @@ def _aware(*, nullable: bool = False) -> Column[datetime]:
 class Voucher(SQLModel, table=True):
     __tablename__ = "vouchers"
     __table_args__ = (
-        # The last line of defence: even a buggy statement cannot oversell or over-redeem.
-        CheckConstraint("claimed_count <= stock", name="ck_vouchers_claimed_within_stock"),
-        CheckConstraint("redeemed_count <= claimed_count", name="ck_vouchers_redeemed_within_claimed"),
         CheckConstraint(
             "pushed_count >= 0 AND redeemed_count >= 0", name="ck_vouchers_counters_non_negative"
         ),
@@ -74,7 +72,6 @@ class Voucher(SQLModel, table=True):
     duration_periods: int = Field(default=1, ge=1, description="the first N periods of a subscription")
     status: VoucherStatus = enum_column(VoucherStatus, VoucherStatus.DRAFT, index=True)
     pushed_count: int = 0
-    claimed_count: int = 0
     redeemed_count: int = 0
     enabled_at: datetime | None = Field(default=None, sa_column=_aware(nullable=True))
     terminated_at: datetime | None = Field(default=None, sa_column=_aware(nullable=True))
@@ -117,3 +114,17 @@ class VoucherHolding(SQLModel, table=True):
     voucher_id: uuid.UUID = Field(foreign_key="vouchers.id", primary_key=True)
     user_id: str = Field(max_length=100, primary_key=True)
     claims_count: int = 0
+
+
+# One stripe of a voucher's stock (vouchers.stock.STRIPES per voucher; their stock adds up to the voucher's).
+class VoucherStockStripe(SQLModel, table=True):
+    __tablename__ = "voucher_stock_stripes"
+    __table_args__ = (
+        # The last line of defence: even a buggy statement cannot oversell.
+        CheckConstraint("claimed >= 0 AND claimed <= stock", name="ck_voucher_stock_stripes_within_stock"),
+    )
+
+    voucher_id: uuid.UUID = Field(foreign_key="vouchers.id", primary_key=True)
+    stripe: int = Field(primary_key=True, sa_type=SmallInteger)
+    stock: int
+    claimed: int = 0

@@ -14,6 +14,7 @@ from models.voucher import Voucher, VoucherStatus, VoucherType
 from vouchers.definition import SAFE_FIELDS, check_definition
 from vouchers.errors import FieldProblem, InvalidVoucher, VoucherConflict, VoucherNotFound
 from vouchers.schemas import MAX_DURATION_PERIODS, VoucherCreate, VoucherDefinition, VoucherPatch
+from vouchers.stock import add_stripes, claimed_count, restock
 from vouchers.transitions import locked_voucher
 
 # PATCH may send null only where null means something.
@@ -33,6 +34,7 @@ def create_voucher(session: Session, *, request: VoucherCreate, now: datetime) -
     voucher = Voucher.model_validate({**definition.model_dump(), "created_at": now, "updated_at": now})
     session.add(voucher)
     session.flush()
+    add_stripes(session, voucher_id=voucher.id, stock=voucher.stock)
     return voucher
 
 
@@ -59,8 +61,8 @@ def _changes(voucher: Voucher, patch: VoucherPatch) -> dict[str, object]:
 
 
 def update_voucher(session: Session, *, voucher_id: uuid.UUID, patch: VoucherPatch, now: datetime) -> Voucher:
-    """Apply the fields sent. The row lock is taken first, so a stock cut and a claim cannot cross:
-    the stock never drops below the claims already made."""
+    """Apply the fields sent. The row lock is taken first (claims key-share-lock it), so a stock cut and a
+    claim cannot cross: the stock never drops below the claims already made."""
     voucher = locked_voucher(session, voucher_id)
     changes = _changes(voucher, patch)
     if not changes:
@@ -70,16 +72,19 @@ def update_voucher(session: Session, *, voucher_id: uuid.UUID, patch: VoucherPat
         merged["duration_periods"] = min(merged["value"], MAX_DURATION_PERIODS)
     definition = VoucherDefinition.model_validate(merged)
     check_definition(definition, _products(session, definition.product_ids), now=now)
-    if definition.stock < voucher.claimed_count:
-        raise InvalidVoucher(
-            [
-                FieldProblem(
-                    "stock",
-                    "stock_below_claimed",
-                    f"stock {definition.stock} is below the {voucher.claimed_count} claims already made",
-                )
-            ]
-        )
+    if "stock" in changes:
+        claimed = claimed_count(session, voucher_id)
+        if definition.stock < claimed:
+            raise InvalidVoucher(
+                [
+                    FieldProblem(
+                        "stock",
+                        "stock_below_claimed",
+                        f"stock {definition.stock} is below the {claimed} claims already made",
+                    )
+                ]
+            )
+        restock(session, voucher_id=voucher_id, stock=definition.stock)
     for field, value in definition.model_dump().items():
         setattr(voucher, field, value)
     voucher.updated_at = now

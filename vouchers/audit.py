@@ -1,5 +1,6 @@
-"""Counters against the rows behind them: every voucher's pushed, claimed and redeemed counts and every
-user's holding must equal what the push and claim rows say. Empty means consistent."""
+"""Counters against the rows behind them: every voucher's pushed and redeemed counts, its stock stripes'
+claimed counts (summed) and every user's holding must equal what the push and claim rows say. Empty means
+consistent."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ _VOUCHER_COUNTERS = text(
     CROSS JOIN LATERAL (VALUES
         ('pushed_count', v.pushed_count,
             (SELECT count(*) FROM voucher_pushes p WHERE p.voucher_id = v.id)),
-        ('claimed_count', v.claimed_count,
+        ('claimed_count',
+            (SELECT coalesce(sum(s.claimed), 0) FROM voucher_stock_stripes s WHERE s.voucher_id = v.id),
             (SELECT count(*) FROM voucher_claims c WHERE c.voucher_id = v.id)),
         ('redeemed_count', v.redeemed_count,
             (SELECT count(*) FROM voucher_claims c WHERE c.voucher_id = v.id AND c.status = 'used'))

@@ -1,14 +1,16 @@
-"""Claiming a voucher, exactly: both caps are enforced by one conditional statement, never check-then-act.
+"""Claiming a voucher, exactly: both caps are enforced by conditional writes, never check-then-act.
 
-A claim is one transaction of at most two statements, in plain SQL (this is the hottest write there is):
-1. the Idempotency-Key is reserved (a replay returns the first claim);
-2. one statement does the claim: the user's holding is upserted only while under the per-user limit
-   (locking that user's row), the claim row is inserted, and last the voucher's claimed_count is raised
-   only while claimable and under stock (locking the hot voucher row, from here to the commit).
+A claim is one call of the `claim_voucher` database function (migration 0004), one round trip:
+1. the Idempotency-Key is reserved (a replay returns the first claim and writes nothing);
+2. the voucher row is key-share-locked while claimable (enabled, in the claim window, in the audience):
+   every state or stock change locks it FOR UPDATE, so it waits for claims in flight and claims after it
+   see the new row;
+3. the user's holding is upserted only while under the per-user limit (locking that user's row);
+4. the claim row is written, and last one stock stripe with stock left is taken (vouchers.stock): any stripe
+   no other claim holds, else the first to come free. No claim waits on a single hot row.
 Under READ COMMITTED each conditional write re-checks its condition on the newest row version after
-waiting for a lock, so concurrent claims serialize on the rows and never overshoot. Nothing is read first:
-the hot row is locked for the statement and the commit only. When the statement claims nothing, its
-partial work is rolled back and the refusal is explained from the newest committed state.
+waiting for a lock, so concurrent claims never overshoot. A refusal raises inside the function, which
+undoes everything it wrote; the refusal is then explained from the newest committed state.
 
 `claimable_now` states the same voucher-side conditions for SQLAlchemy queries (offers): keep both in step."""
 
@@ -19,17 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
 from infra.db import driver_connection
-from models.idempotency import IdempotencyRecord
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherHolding, VoucherStatus
 from vouchers.errors import IdempotencyKeyReused, NotClaimable, VoucherNotFound
 from vouchers.rules import claim_refusal
+from vouchers.stock import claimed_count, has_stock_left
 
 IDEMPOTENCY_SCOPE = "voucher_claims"
 
@@ -40,7 +43,7 @@ def claimable_now(*, user_id: str, now: datetime) -> ColumnElement[bool]:
         col(Voucher.status) == VoucherStatus.ENABLED,
         col(Voucher.claim_starts_at) <= now,
         col(Voucher.claim_ends_at) > now,
-        col(Voucher.claimed_count) < col(Voucher.stock),
+        has_stock_left(),
         or_(func.cardinality(col(Voucher.audience)) == 0, col(Voucher.audience).any_() == user_id),
     )
 
@@ -95,75 +98,49 @@ class IdempotentRequest:
     request_hash: str
 
 
-_RESERVE_KEY = """
-INSERT INTO idempotency_records
-    (id, scope, user_id, key, request_hash, resource_id, response_status, response_body)
-VALUES (%(id)s, %(scope)s, %(user_id)s, %(key)s, %(hash)s, %(claim_id)s, 201, %(body)s)
-ON CONFLICT ON CONSTRAINT uq_idempotency_scope_user_key DO NOTHING
-RETURNING id
-"""
+# Raised by the function for every refusal; the reason is then read from the committed state.
+REFUSED = "VC001"
 
-# Ordered by reference: the holding (per-user limit, locking the user's row), then the claim row, and last
-# the hot voucher row, so that row is locked only for the end of the statement and the commit. An unknown
-# voucher yields no holding (no error here); a refused bump leaves the first two for the rollback.
 _CLAIM = """
-WITH held AS (
-    INSERT INTO voucher_holdings (voucher_id, user_id, claims_count)
-    SELECT id, %(user_id)s, 1 FROM vouchers WHERE id = %(voucher_id)s
-    ON CONFLICT (voucher_id, user_id) DO UPDATE SET claims_count = voucher_holdings.claims_count + 1
-    WHERE voucher_holdings.claims_count
-          < (SELECT per_user_limit FROM vouchers WHERE id = %(voucher_id)s)
-    RETURNING voucher_id
-), claimed AS (
-    INSERT INTO voucher_claims (id, voucher_id, user_id, status, claimed_at)
-    SELECT %(claim_id)s, voucher_id, %(user_id)s, 'claimed', %(now)s FROM held
-    RETURNING id
-)
-UPDATE vouchers SET claimed_count = claimed_count + 1, updated_at = %(now)s
-WHERE id = %(voucher_id)s AND status = 'enabled'
-  AND claim_starts_at <= %(now)s AND claim_ends_at > %(now)s
-  AND claimed_count < stock
-  AND (cardinality(audience) = 0 OR %(user_id)s = ANY(audience))
-  AND EXISTS (SELECT 1 FROM claimed)
-RETURNING *
+SELECT replayed_claim_id, replayed_request_hash, voucher
+FROM claim_voucher(%(voucher_id)s, %(user_id)s, %(claim_id)s, %(now)s,
+                   %(scope)s, %(key)s, %(request_hash)s, %(record_id)s)
 """
 
 
-def _replayed_claim(
-    session: Session, *, request: IdempotentRequest, user_id: str, claim_id: uuid.UUID
-) -> VoucherClaim | None:
-    """Reserve the key for `claim_id`, in the claim's own transaction (both commit or neither does); if an
-    earlier claim holds the key, return that claim. A concurrent twin waits on the key's unique index."""
-    reserved = (
-        driver_connection(session)
-        .execute(
-            _RESERVE_KEY,
-            {
-                "id": uuid.uuid4(),
-                "scope": IDEMPOTENCY_SCOPE,
-                "user_id": user_id,
-                "key": request.key,
-                "hash": request.request_hash,
-                "claim_id": str(claim_id),
-                "body": Jsonb({"claim_id": str(claim_id)}),
-            },
-        )
-        .fetchone()
-    )
-    if reserved is not None:
-        return None
-    record = session.scalars(
-        select(IdempotencyRecord).where(
-            col(IdempotencyRecord.scope) == IDEMPOTENCY_SCOPE,
-            col(IdempotencyRecord.user_id) == user_id,
-            col(IdempotencyRecord.key) == request.key,
-        )
-    ).one()
-    if record.request_hash != request.request_hash:
+def _call(connection: psycopg.Connection[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run the function; with no transaction open, as one autocommitted statement. It is atomic either way,
+    and on its own it needs no BEGIN and COMMIT round trips: the stripe it takes is held for the server's
+    work only, not while this thread waits for its turn (the GIL) to send a COMMIT."""
+    if connection.info.transaction_status is not TransactionStatus.IDLE:
+        return connection.execute(_CLAIM, params).fetchone()
+    connection.autocommit = True
+    try:
+        return connection.execute(_CLAIM, params).fetchone()
+    finally:
+        if not (connection.closed or connection.broken):
+            connection.autocommit = False
+
+
+def _refusal(session: Session, *, voucher_id: uuid.UUID, user_id: str, now: datetime) -> Exception:
+    """Why the claim was refused, read after the rollback from the newest committed state."""
+    session.rollback()
+    voucher, held = _voucher_and_holding(session, voucher_id, user_id)
+    claimed = claimed_count(session, voucher_id) if voucher is not None else 0
+    refusal = claim_refusal(voucher, user_id=user_id, claims_held=held, claimed=claimed, now=now)
+    return refusal or NotClaimable("not_claimable", "the voucher cannot be claimed right now")
+
+
+def _replay(
+    session: Session, *, request: IdempotentRequest, claim_id: str, request_hash: str | None
+) -> Claimed:
+    """The claim an earlier request with this Idempotency-Key made (the function wrote nothing)."""
+    if request_hash != request.request_hash:
         raise IdempotencyKeyReused()
-    claim = session.get(VoucherClaim, uuid.UUID(record.resource_id))
+    claim = session.get(VoucherClaim, uuid.UUID(claim_id))
     assert claim is not None, "an idempotency record is committed with its claim"
-    return claim
+    voucher = _voucher(session, claim.voucher_id)
+    return Claimed(created=False, _build=lambda: (claim, voucher))
 
 
 def claim_voucher(
@@ -176,32 +153,39 @@ def claim_voucher(
 ) -> Claimed:
     """Claim one voucher for the user.
 
-    Raises VoucherNotFound, NotClaimable or IdempotencyKeyReused; the caller must then roll back."""
+    As the session's first statement (the API's case) the claim is a transaction of its own, committed as
+    the call ends; after other work it joins the session's transaction, which the caller commits.
+    Raises VoucherNotFound, NotClaimable or IdempotencyKeyReused with nothing of the claim written; a
+    refusal rolls the session's transaction back."""
     claim_id = uuid.uuid4()
-    if idempotency is not None:
-        replayed = _replayed_claim(session, request=idempotency, user_id=user_id, claim_id=claim_id)
-        if replayed is not None:
-            first = _voucher(session, replayed.voucher_id)
-            return Claimed(created=False, _build=lambda: (replayed, first))
-    row = (
-        driver_connection(session)
-        .cursor(row_factory=dict_row)
-        .execute(_CLAIM, {"voucher_id": voucher_id, "user_id": user_id, "claim_id": claim_id, "now": now})
-        .fetchone()
-    )
-    if row is None:
-        # Refused, or lost a race for the last items: undo the holding, explain with the newest state.
-        session.rollback()
-        voucher, held = _voucher_and_holding(session, voucher_id, user_id)
-        raise claim_refusal(voucher, user_id=user_id, claims_held=held, now=now) or NotClaimable(
-            "not_claimable", "the voucher cannot be claimed right now"
-        )
+    params: dict[str, Any] = {
+        "voucher_id": voucher_id,
+        "user_id": user_id,
+        "claim_id": claim_id,
+        "now": now,
+        "scope": IDEMPOTENCY_SCOPE,
+        "key": idempotency.key if idempotency else None,
+        "request_hash": idempotency.request_hash if idempotency else None,
+        "record_id": uuid.uuid4(),
+    }
+    connection = driver_connection(session)
+    try:
+        row = _call(connection, params)
+    except psycopg.Error as error:
+        if error.sqlstate != REFUSED:
+            raise
+        raise _refusal(session, voucher_id=voucher_id, user_id=user_id, now=now) from None
+    assert row is not None, "claim_voucher returns one row or raises"
+    replayed_claim_id, replayed_hash, voucher_fields = row
+    if replayed_claim_id is not None:
+        assert idempotency is not None, "only a keyed claim can be a replay"
+        return _replay(session, request=idempotency, claim_id=replayed_claim_id, request_hash=replayed_hash)
 
     def build() -> tuple[VoucherClaim, Voucher]:
         claim = VoucherClaim(
             id=claim_id, voucher_id=voucher_id, user_id=user_id, status=ClaimStatus.CLAIMED, claimed_at=now
         )
-        return claim, Voucher.model_validate(row)
+        return claim, Voucher.model_validate(voucher_fields)
 
     return Claimed(created=True, _build=build)
 

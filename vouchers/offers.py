@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -12,18 +13,24 @@ from sqlmodel import Session, col
 
 from models.voucher import Voucher, VoucherHolding, VoucherPush
 from vouchers.claims import claimable_now
+from vouchers.stock import claimed_total
 
 MAX_OFFERS = 20
 
 
-def offers_for(
-    session: Session, *, user_id: str, now: datetime, limit: int = MAX_OFFERS
-) -> list[tuple[Voucher, int]]:
+@dataclass(frozen=True)
+class Offer:
+    voucher: Voucher
+    claims_left: int  # how many more this user may claim
+    claimed: int  # claims on the voucher's stock so far
+
+
+def offers_for(session: Session, *, user_id: str, now: datetime, limit: int = MAX_OFFERS) -> list[Offer]:
     """Claimable vouchers (enabled, in the claim window, stock left, in the audience, under the per-user
     limit) with how many more the user may take; soonest-closing first. Records the push."""
     held = func.coalesce(col(VoucherHolding.claims_count), 0)
     statement = (
-        select(Voucher, (col(Voucher.per_user_limit) - held).label("claims_left"))
+        select(Voucher, (col(Voucher.per_user_limit) - held).label("claims_left"), claimed_total())
         .outerjoin(
             VoucherHolding,
             (col(VoucherHolding.voucher_id) == col(Voucher.id)) & (col(VoucherHolding.user_id) == user_id),
@@ -32,8 +39,8 @@ def offers_for(
         .order_by(col(Voucher.claim_ends_at), col(Voucher.id))
         .limit(limit)
     )
-    offers = [(voucher, int(left)) for voucher, left in session.execute(statement)]
-    record_pushes(session, voucher_ids=[voucher.id for voucher, _ in offers], user_id=user_id, now=now)
+    offers = [Offer(voucher, int(left), int(taken)) for voucher, left, taken in session.execute(statement)]
+    record_pushes(session, voucher_ids=[offer.voucher.id for offer in offers], user_id=user_id, now=now)
     return offers
 
 

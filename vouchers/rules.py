@@ -72,7 +72,7 @@ def usability_problem(
 
 
 def claim_refusal(
-    voucher: Voucher | None, *, user_id: str, claims_held: int, now: datetime
+    voucher: Voucher | None, *, user_id: str, claims_held: int, claimed: int, now: datetime
 ) -> VoucherError | None:
     """Why this user cannot claim the voucher now (None: nothing stands in the way, try the claim)."""
     if voucher is None or voucher.status is VoucherStatus.DRAFT:
@@ -88,7 +88,7 @@ def claim_refusal(
         )
     if now >= voucher.claim_ends_at:
         return NotClaimable("claim_window_ended", f"claimable until {voucher.claim_ends_at.isoformat()}")
-    if voucher.claimed_count >= voucher.stock:
+    if claimed >= voucher.stock:
         return NotClaimable("sold_out", "no vouchers left")
     if claims_held >= voucher.per_user_limit:
         return NotClaimable(

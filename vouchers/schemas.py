@@ -125,12 +125,13 @@ class VoucherPublic(VoucherDefinition):
     updated_at: datetime
 
     @classmethod
-    def of(cls, voucher: Voucher) -> VoucherPublic:
+    def of(cls, voucher: Voucher, *, claimed: int) -> VoucherPublic:
         enabled = voucher.status is not VoucherStatus.DRAFT
         return cls.model_validate(
             {
                 **voucher.model_dump(),
-                "funnel": funnel(voucher),
+                "claimed_count": claimed,
+                "funnel": funnel(voucher, claimed=claimed),
                 "workflow_id": voucher_workflow_id(str(voucher.id)) if enabled else None,
             }
         )
@@ -140,14 +141,14 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def funnel(voucher: Voucher) -> Funnel:
+def funnel(voucher: Voucher, *, claimed: int) -> Funnel:
     return Funnel(
         pushed=voucher.pushed_count,
-        claimed=voucher.claimed_count,
+        claimed=claimed,
         redeemed=voucher.redeemed_count,
-        claim_rate=_rate(voucher.claimed_count, voucher.pushed_count),
-        redemption_rate=_rate(voucher.redeemed_count, voucher.claimed_count),
-        stock_left=max(0, voucher.stock - voucher.claimed_count),
+        claim_rate=_rate(claimed, voucher.pushed_count),
+        redemption_rate=_rate(voucher.redeemed_count, claimed),
+        stock_left=max(0, voucher.stock - claimed),
     )
 
 
@@ -172,10 +173,10 @@ class VoucherOffer(BaseModel):
     claims_left: int
 
     @classmethod
-    def of(cls, voucher: Voucher, *, claims_left: int) -> VoucherOffer:
+    def of(cls, voucher: Voucher, *, claims_left: int, claimed: int) -> VoucherOffer:
         return cls(
             voucher_id=voucher.id,
-            stock_left=max(0, voucher.stock - voucher.claimed_count),
+            stock_left=max(0, voucher.stock - claimed),
             claims_left=claims_left,
             **voucher.model_dump(
                 include={

@@ -32,8 +32,8 @@ from api.problems import (
 )
 from api.routes.subscriptions import REPLAYED_HEADER
 from infra.db import SessionFactory, transaction
-from models.voucher import VoucherStatus
-from vouchers import admin, claims, offers, transitions
+from models.voucher import Voucher, VoucherStatus
+from vouchers import admin, claims, offers, stock, transitions
 from vouchers.errors import (
     IdempotencyKeyReused,
     InvalidVoucher,
@@ -113,6 +113,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _standing(sessions: SessionFactory, work: Callable[[Session], Voucher]) -> tuple[Voucher, int]:
+    """Run `work`, then read the voucher's claims (summed over its stock stripes) in the same transaction."""
+
+    def run(session: Session) -> tuple[Voucher, int]:
+        voucher = work(session)
+        return voucher, stock.claimed_count(session, voucher.id)
+
+    return await _in_transaction(sessions, run)
+
+
 # --- operator configuration ---------------------------------------------------------------------------
 
 
@@ -121,8 +131,8 @@ async def create_voucher(body: VoucherCreate, _admin: AdminDep, sessions: Sessio
     """Configure a voucher (a draft until enabled). Claim and use windows default to the validity window;
     `duration_periods` (the first N periods of a subscription) to 1, or to `value` for `free_periods`.
     Each broken rule is listed in `errors` with its field and code."""
-    voucher = await _in_transaction(sessions, lambda s: admin.create_voucher(s, request=body, now=_now()))
-    return VoucherPublic.of(voucher)
+    voucher, claimed = await _standing(sessions, lambda s: admin.create_voucher(s, request=body, now=_now()))
+    return VoucherPublic.of(voucher, claimed=claimed)
 
 
 @router.get("/v1/vouchers", response_model=VoucherList, tags=["vouchers (admin)"])
@@ -134,17 +144,21 @@ async def list_vouchers(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> VoucherList:
     """Vouchers, newest first, with counters and the funnel pushed -> claimed -> redeemed."""
-    found = await _in_transaction(
-        sessions, lambda s: admin.list_vouchers(s, status=status, limit=limit, offset=offset)
-    )
-    return VoucherList(items=[VoucherPublic.of(v) for v in found])
+
+    def listed(session: Session) -> list[tuple[Voucher, int]]:
+        found = admin.list_vouchers(session, status=status, limit=limit, offset=offset)
+        claimed = stock.claimed_counts(session, [v.id for v in found])
+        return [(v, claimed[v.id]) for v in found]
+
+    found = await _in_transaction(sessions, listed)
+    return VoucherList(items=[VoucherPublic.of(v, claimed=claimed) for v, claimed in found])
 
 
 @router.get("/v1/vouchers/{voucher_id}", response_model=VoucherPublic, tags=["vouchers (admin)"])
 async def get_voucher(voucher_id: uuid.UUID, _admin: AdminDep, sessions: SessionsDep) -> VoucherPublic:
     """One voucher with its counters and conversion rates."""
-    voucher = await _in_transaction(sessions, lambda s: admin.get_voucher(s, voucher_id=voucher_id))
-    return VoucherPublic.of(voucher)
+    voucher, claimed = await _standing(sessions, lambda s: admin.get_voucher(s, voucher_id=voucher_id))
+    return VoucherPublic.of(voucher, claimed=claimed)
 
 
 @router.patch(
@@ -158,10 +172,10 @@ async def update_voucher(
 ) -> VoucherPublic:
     """Change the fields sent. A draft may change anything; once enabled only `name`, `stock` (never below
     the claims already made) and `audience` may."""
-    voucher = await _in_transaction(
+    voucher, claimed = await _standing(
         sessions, lambda s: admin.update_voucher(s, voucher_id=voucher_id, patch=body, now=_now())
     )
-    return VoucherPublic.of(voucher)
+    return VoucherPublic.of(voucher, claimed=claimed)
 
 
 @router.post(
@@ -176,7 +190,7 @@ async def enable_voucher(
     """Enable now (`enabled`), or before its claim window (`scheduled`: the lifecycle workflow enables it
     when the window opens). Starts the voucher's lifecycle workflow `voucher-<id>`. Safe to repeat: a 503
     (workflow service down) leaves the voucher enabled, and calling again starts the workflow."""
-    voucher = await _in_transaction(
+    voucher, claimed = await _standing(
         sessions, lambda s: transitions.enable_voucher(s, voucher_id=voucher_id, now=_now())
     )
     try:
@@ -187,7 +201,7 @@ async def enable_voucher(
             f"({error.message}); call enable again",
             code="lifecycle_not_started",
         ) from None
-    return VoucherPublic.of(voucher)
+    return VoucherPublic.of(voucher, claimed=claimed)
 
 
 @router.post(
@@ -206,7 +220,7 @@ async def terminate_voucher(
     """Stop the voucher: nobody can claim it any more and its unused claims expire at once (claims held by
     a signup in progress follow that signup). Terminating twice changes nothing."""
     reason = (body or TerminateRequest()).reason
-    voucher = await _in_transaction(
+    voucher, claimed = await _standing(
         sessions, lambda s: transitions.terminate_voucher(s, voucher_id=voucher_id, now=_now(), reason=reason)
     )
     try:
@@ -214,7 +228,7 @@ async def terminate_voucher(
     except RPCError as error:
         # The database already says terminated; the workflow reads that at its next step.
         log.warning("voucher workflow not signalled", voucher_id=str(voucher_id), error=error.message)
-    return VoucherPublic.of(voucher)
+    return VoucherPublic.of(voucher, claimed=claimed)
 
 
 # --- client access ------------------------------------------------------------------------------------
@@ -233,7 +247,7 @@ async def voucher_offers(user: UserDep, sessions: SessionsDep) -> VoucherOffers:
     return VoucherOffers(
         user_id=user.user_id,
         generated_at=now,
-        offers=[VoucherOffer.of(voucher, claims_left=left) for voucher, left in found],
+        offers=[VoucherOffer.of(o.voucher, claims_left=o.claims_left, claimed=o.claimed) for o in found],
     )
 
 

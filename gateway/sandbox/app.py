@@ -18,6 +18,7 @@ from gateway.sandbox.problems import Problem, install_problem_handlers
 from gateway.sandbox.schemas import ChargeRequest, Health, LedgerCharge, SignRequest
 from gateway.sandbox.settings import SandboxSettings
 from gateway.sandbox.tables import ensure_schema
+from infra.db import replace_hung_up_connections
 from infra.settings import sqlalchemy_url
 
 log = structlog.get_logger(__name__)
@@ -107,9 +108,8 @@ def healthz(ledger: LedgerDep) -> Health:
 def create_app(settings: SandboxSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(
-            sqlalchemy_url(settings.database_url), pool_size=10, max_overflow=40, pool_pre_ping=True
-        )
+        engine = create_engine(sqlalchemy_url(settings.database_url), pool_size=10, max_overflow=40)
+        replace_hung_up_connections(engine)
         try:
             ensure_schema(engine)
             app.state.ledger = SandboxLedger(engine)

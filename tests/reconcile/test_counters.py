@@ -14,16 +14,18 @@ from reconcile.books import GatewayCharge
 from reconcile.findings import Kind
 from reconcile.run import reconcile
 
-# Counters: pushed 1, claimed 2, redeemed 0; the rows below hold one push and one (unused) claim.
+# Counters: pushed 1, claimed 2 (in one stock stripe), redeemed 0; the rows below hold one push and one
+# (unused) claim.
 _VOUCHER = text(
     """
     INSERT INTO vouchers (id, name, type, value, resource_type, product_ids, valid_from, valid_until,
         claim_starts_at, claim_ends_at, use_starts_at, use_ends_at, stock, per_user_limit, audience,
-        duration_periods, status, pushed_count, claimed_count, redeemed_count)
+        duration_periods, status, pushed_count, redeemed_count)
     VALUES (:id, 'ten off', 'percent_off', 10, 'cloud_video_storage', '{}', now(), now(),
-        now(), now(), now(), now(), 5, 1, '{}', 1, 'enabled', 1, 2, 0)
+        now(), now(), now(), now(), 5, 1, '{}', 1, 'enabled', 1, 0)
     """
 )
+_STRIPE = text("INSERT INTO voucher_stock_stripes (voucher_id, stripe, stock, claimed) VALUES (:id, 0, 5, 2)")
 _CLAIM = text(
     "INSERT INTO voucher_claims (id, voucher_id, user_id, status) VALUES (:claim, :voucher, 'ann', 'claimed')"
 )
@@ -49,6 +51,7 @@ def test_counter_drift_is_reported(sessions: SessionFactory, database_url_for_te
     voucher_id = uuid.uuid4()
     with transaction(sessions) as session:
         session.execute(_VOUCHER, {"id": voucher_id})
+        session.execute(_STRIPE, {"id": voucher_id})
         session.execute(_CLAIM, {"claim": uuid.uuid4(), "voucher": voucher_id})
         session.execute(_PUSH, {"voucher": voucher_id})
 

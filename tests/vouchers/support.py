@@ -10,6 +10,7 @@ from infra.db import SessionFactory, transaction
 from models.voucher import Voucher
 from vouchers.admin import create_voucher
 from vouchers.schemas import VoucherCreate
+from vouchers.stock import claimed_count
 from vouchers.transitions import enable_voucher
 
 DAY = timedelta(days=1)
@@ -39,6 +40,12 @@ def make_voucher(
         if enabled:
             voucher = enable_voucher(session, voucher_id=voucher.id, now=at)
     return voucher
+
+
+def claimed(sessions: SessionFactory, voucher_id: uuid.UUID) -> int:
+    """Claims on the voucher's stock, summed over its stripes."""
+    with transaction(sessions) as session:
+        return claimed_count(session, voucher_id)
 
 
 def reload(sessions: SessionFactory, voucher_id: uuid.UUID) -> Voucher:

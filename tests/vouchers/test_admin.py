@@ -10,7 +10,7 @@ import pytest
 from infra.db import SessionFactory, transaction
 from models.voucher import ClaimStatus, VoucherClaim, VoucherStatus
 from tests.support.factories import make_product
-from tests.vouchers.support import make_voucher, reload, voucher_request
+from tests.vouchers.support import claimed, make_voucher, reload, voucher_request
 from vouchers.admin import create_voucher, list_vouchers, update_voucher
 from vouchers.claims import claim_voucher
 from vouchers.errors import InvalidVoucher, VoucherConflict
@@ -103,4 +103,4 @@ def test_unused_claims_expire_at_the_use_window_end(sessions: SessionFactory) ->
     with transaction(sessions) as session:
         expired = session.get(VoucherClaim, claim.id)
         assert expired is not None and expired.status is ClaimStatus.EXPIRED
-    assert reload(sessions, voucher.id).claimed_count == 1
+    assert claimed(sessions, voucher.id) == 1

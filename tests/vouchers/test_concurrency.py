@@ -14,15 +14,18 @@ from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
 from infra.db import SessionFactory, make_engine, transaction
-from models.voucher import ClaimStatus, Voucher, VoucherClaim
+from models.voucher import ClaimStatus, VoucherClaim, VoucherStockStripe
 from tests.support.factories import make_product
 from tests.vouchers.concurrent import Burst, burst
-from tests.vouchers.support import make_voucher, reload
+from tests.vouchers.support import claimed, make_voucher, reload
 from vouchers.audit import counter_drift
 from vouchers.claims import IdempotentRequest, claim_voucher
 from vouchers.redemption import mark_used, reserve_claim
+from vouchers.stock import STRIPES
+from vouchers.transitions import terminate_voucher
 
 THREADS = 32
+TERMINATE = "<terminate>"
 
 
 @pytest.fixture
@@ -67,7 +70,7 @@ def test_1000_claims_from_300_users_at_stock_100_make_exactly_100(
         holders = session.execute(per_user).all()
         assert len(holders) == 100 and all(count == 1 for _, count in holders)
         assert counter_drift(session) == []
-    assert reload(sessions, voucher.id).claimed_count == 100
+    assert claimed(sessions, voucher.id) == 100
 
 
 def test_concurrent_redemptions_of_one_claim_have_one_winner(
@@ -111,21 +114,26 @@ def test_claim_throughput_against_a_raw_conditional_update(
     sessions: SessionFactory, wide_engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """DESIGN.md section 7's ratio, for information: full claims against the bare
-    `UPDATE ... WHERE claimed_count < stock` on the same hot row."""
+    `UPDATE ... WHERE claimed < stock` on one hot row (one stripe of a second voucher)."""
     calls = 600
-    claimed = make_voucher(sessions, stock=calls)
-    raw = make_voucher(sessions, stock=calls)
+    hot = make_voucher(sessions, stock=calls)
+    raw = make_voucher(sessions, stock=calls * STRIPES)
     now = datetime.now(UTC)
+    stripe = VoucherStockStripe
 
     def bare(session: Session, _: int) -> None:
         session.execute(
-            update(Voucher)
-            .where(col(Voucher.id) == raw.id, col(Voucher.claimed_count) < col(Voucher.stock))
-            .values(claimed_count=col(Voucher.claimed_count) + 1)
+            update(stripe)
+            .where(
+                col(stripe.voucher_id) == raw.id,
+                col(stripe.stripe) == 0,
+                col(stripe.claimed) < col(stripe.stock),
+            )
+            .values(claimed=col(stripe.claimed) + 1)
         )
 
     def claim(session: Session, user: str) -> None:
-        claim_voucher(session, voucher_id=claimed.id, user_id=user, now=now)
+        claim_voucher(session, voucher_id=hot.id, user_id=user, now=now)
 
     baseline = burst(wide_engine, threads=THREADS, items=range(calls), call=bare)
     full = burst(wide_engine, threads=THREADS, items=[f"u{i}" for i in range(calls)], call=claim)
@@ -134,6 +142,36 @@ def test_claim_throughput_against_a_raw_conditional_update(
     with capsys.disabled():
         print(f"[vouchers] claims/s / raw UPDATE/s = {full.per_second / baseline.per_second:.2f}")
     assert full.outcomes == {"ok": calls}
-    assert reload(sessions, claimed.id).claimed_count == calls
+    assert claimed(sessions, hot.id) == calls
     with transaction(sessions) as session:
         assert counter_drift(session) == [] or all(d.voucher_id == raw.id for d in counter_drift(session))
+
+
+def test_no_claim_slips_past_a_termination(
+    sessions: SessionFactory, wide_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Claims key-share-lock the voucher row and a termination locks it FOR UPDATE: claims in flight finish
+    before the termination expires the unused claims, and claims after it are refused. None stays
+    claimable."""
+    voucher = make_voucher(sessions, stock=1000)
+    items = [f"user-{n}" for n in range(400)]
+    items.insert(150, TERMINATE)
+    now = datetime.now(UTC)
+
+    def claim_or_terminate(session: Session, item: str) -> None:
+        if item == TERMINATE:
+            terminate_voucher(session, voucher_id=voucher.id, now=now, reason="race")
+        else:
+            claim_voucher(session, voucher_id=voucher.id, user_id=item, now=now)
+
+    result = burst(wide_engine, threads=THREADS, items=items, call=claim_or_terminate)
+    report(capsys, "400 claims racing one termination", result)
+
+    assert set(result.outcomes) <= {"ok", "voucher_terminated"}, result.outcomes
+    with transaction(sessions) as session:
+        statuses = session.scalars(
+            select(col(VoucherClaim.status)).where(col(VoucherClaim.voucher_id) == voucher.id)
+        ).all()
+        assert len(statuses) == result.outcomes["ok"] - 1  # less the termination itself
+        assert set(statuses) <= {ClaimStatus.EXPIRED}
+        assert counter_drift(session) == []

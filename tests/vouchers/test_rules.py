@@ -106,8 +106,8 @@ def test_usability_rules() -> None:
 
 
 def test_claim_refusals_in_order_of_precedence() -> None:
-    def code(v: Voucher | None, held: int = 0, user: str = "alice") -> str | None:
-        refusal = claim_refusal(v, user_id=user, claims_held=held, now=NOW)
+    def code(v: Voucher | None, held: int = 0, user: str = "alice", claimed: int = 0) -> str | None:
+        refusal = claim_refusal(v, user_id=user, claims_held=held, claimed=claimed, now=NOW)
         return refusal.code if refusal else None
 
     assert code(voucher()) is None
@@ -120,5 +120,6 @@ def test_claim_refusals_in_order_of_precedence() -> None:
         code(voucher(status=VoucherStatus.SCHEDULED, claim_starts_at=NOW + DAY)) == "claim_window_not_started"
     )
     assert code(voucher(claim_ends_at=NOW)) == "claim_window_ended"
-    assert code(voucher(claimed_count=10)) == "sold_out"
+    assert code(voucher(), claimed=9) is None
+    assert code(voucher(), claimed=10) == "sold_out"
     assert code(voucher(), held=1) == "per_user_limit_reached"
