@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, func, select, text, update
+import psycopg
+from sqlalchemy import Engine, Row, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.protocol import (
@@ -19,7 +21,7 @@ from gateway.protocol import (
 )
 from gateway.sandbox.problems import Problem, unknown_agreement
 from gateway.sandbox.schemas import ChargeRequest, LedgerCharge, SignRequest
-from gateway.sandbox.scripts import decide_charge, signing_refusal
+from gateway.sandbox.scripts import Outcome, decide_charge, signing_refusal
 from gateway.sandbox.tables import agreements, charges
 from models.money import Money
 
@@ -99,60 +101,48 @@ class SandboxLedger:
         return _agreement(row)
 
     def charge(self, request: ChargeRequest) -> RecordedCharge:
-        with self._engine.begin() as conn:
-            replay = self._replay(conn, request)
-            if replay is not None:
-                return RecordedCharge(replay, delay_response=False)
-            # The row lock serialises charges per agreement, so counting the period's charges is race-free.
-            agreement = conn.execute(
-                select(agreements).where(agreements.c.agreement_id == request.agreement_id).with_for_update()
-            ).one_or_none()
+        """Record one charge per idempotency key, in plain SQL: every renewal comes through here."""
+        with self._engine.begin() as sa_conn:
+            conn = cast("psycopg.Connection[Any]", sa_conn.connection.driver_connection)
+            # The row lock serialises charges per agreement, so the count read after it is race-free.
+            agreement = conn.execute(_LOCK_AGREEMENT, {"agreement_id": request.agreement_id}).fetchone()
+            looked = conn.execute(_EARLIER_AND_REPLAY, _keys(request)).fetchone()
+            assert looked is not None, "an aggregate query returns one row"
+            earlier, replayed = looked
+            if replayed is not None:
+                return RecordedCharge(self._replayed(request, replayed), delay_response=False)
             if agreement is None:
                 raise unknown_agreement(request.agreement_id)
-            earlier = conn.execute(
-                select(func.count())
-                .select_from(charges)
-                .where(charges.c.agreement_id == request.agreement_id)
-                .where(charges.c.period == request.reference.period)
-            ).scalar_one()
+            token, status, cap_amount_minor, cap_currency = agreement
             outcome = decide_charge(
-                token=agreement.token,
-                agreement_status=AgreementStatus(agreement.status),
-                cap=Money(amount_minor=agreement.cap_amount_minor, currency=agreement.cap_currency),
+                token=token,
+                agreement_status=AgreementStatus(status),
+                cap=Money(amount_minor=cap_amount_minor, currency=cap_currency),
                 amount=request.amount,
                 earlier_charges_in_period=earlier,
             )
-            inserted = conn.execute(
-                insert(charges)
-                .values(
-                    charge_id=f"ch_{uuid.uuid4().hex}",
-                    idempotency_key=request.idempotency_key,
-                    agreement_id=request.agreement_id,
-                    amount_minor=request.amount.amount_minor,
-                    currency=request.amount.currency,
-                    status=outcome.status.value,
-                    decline_code=outcome.decline_code,
-                    decline_kind=outcome.decline_kind.value if outcome.decline_kind else None,
-                    contract_id=request.reference.contract_id,
-                    period=request.reference.period,
-                    attempt=request.reference.attempt,
-                    created_at=datetime.now(UTC),
-                )
-                .on_conflict_do_nothing(index_elements=[charges.c.idempotency_key])
-                .returning(charges)
-            ).one_or_none()
+            inserted = conn.execute(_INSERT_CHARGE, _charge_row(request, outcome)).fetchone()
             if inserted is None:
                 # Another request with this key committed after our first look: answer with its result.
-                replay = self._replay(conn, request)
-                assert replay is not None, "a conflicting idempotency key must be readable after the conflict"
-                return RecordedCharge(replay, delay_response=False)
+                again = conn.execute(_EARLIER_AND_REPLAY, _keys(request)).fetchone()
+                assert again is not None and again[1] is not None, "a conflicting key is readable after it"
+                return RecordedCharge(self._replayed(request, again[1]), delay_response=False)
             if outcome.revokes_agreement:
-                conn.execute(
-                    update(agreements)
-                    .where(agreements.c.agreement_id == request.agreement_id)
-                    .values(status=AgreementStatus.REVOKED.value, updated_at=datetime.now(UTC))
-                )
-            return RecordedCharge(_ledger_charge(inserted).result(), delay_response=outcome.delays_response)
+                conn.execute(_REVOKE_AGREEMENT, {"agreement_id": request.agreement_id})
+            return RecordedCharge(
+                _stored_charge(inserted[0]).result(), delay_response=outcome.delays_response
+            )
+
+    def _replayed(self, request: ChargeRequest, stored_row: dict[str, Any]) -> ChargeResult:
+        stored = _stored_charge(stored_row)
+        if not request.same_charge_as(stored):
+            raise Problem(
+                status=409,
+                code="idempotency_key_reused",
+                title="Idempotency key reused",
+                detail=f"key {request.idempotency_key!r} was used for a different charge",
+            )
+        return stored.result()
 
     def list_charges(
         self,
@@ -170,22 +160,6 @@ class SandboxLedger:
             query = query.where(charges.c.status == status.value)
         with self._engine.connect() as conn:
             return [_ledger_charge(row) for row in conn.execute(query)]
-
-    def _replay(self, conn: Connection, request: ChargeRequest) -> ChargeResult | None:
-        row = conn.execute(
-            select(charges).where(charges.c.idempotency_key == request.idempotency_key)
-        ).one_or_none()
-        if row is None:
-            return None
-        stored = _ledger_charge(row)
-        if not request.same_charge_as(stored):
-            raise Problem(
-                status=409,
-                code="idempotency_key_reused",
-                title="Idempotency key reused",
-                detail=f"key {request.idempotency_key!r} was used for a different charge",
-            )
-        return stored.result()
 
 
 def _agreement(row: Row[tuple[object, ...]]) -> Agreement:
@@ -207,4 +181,68 @@ def _ledger_charge(row: Row[tuple[object, ...]]) -> LedgerCharge:
         agreement_id=row.agreement_id,
         reference=ChargeReference(contract_id=row.contract_id, period=row.period, attempt=row.attempt),
         created_at=row.created_at,
+    )
+
+
+_LOCK_AGREEMENT = """
+SELECT token, status, cap_amount_minor, cap_currency FROM sandbox.agreements
+WHERE agreement_id = %(agreement_id)s FOR UPDATE
+"""
+
+# The charges already made in this period, and the charge already recorded under this key (as JSON).
+_EARLIER_AND_REPLAY = """
+SELECT (SELECT count(*) FROM sandbox.charges
+        WHERE agreement_id = %(agreement_id)s AND period = %(period)s),
+       (SELECT to_jsonb(c) FROM sandbox.charges c WHERE c.idempotency_key = %(key)s)
+"""
+
+_INSERT_CHARGE = """
+INSERT INTO sandbox.charges (charge_id, idempotency_key, agreement_id, amount_minor, currency, status,
+    decline_code, decline_kind, contract_id, period, attempt, created_at)
+VALUES (%(charge_id)s, %(key)s, %(agreement_id)s, %(amount_minor)s, %(currency)s, %(status)s,
+    %(decline_code)s, %(decline_kind)s, %(contract_id)s, %(period)s, %(attempt)s, %(created_at)s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING to_jsonb(charges)
+"""
+
+_REVOKE_AGREEMENT = """
+UPDATE sandbox.agreements SET status = 'revoked', updated_at = now() WHERE agreement_id = %(agreement_id)s
+"""
+
+
+def _keys(request: ChargeRequest) -> dict[str, Any]:
+    return {
+        "agreement_id": request.agreement_id,
+        "period": request.reference.period,
+        "key": request.idempotency_key,
+    }
+
+
+def _charge_row(request: ChargeRequest, outcome: Outcome) -> dict[str, Any]:
+    return {
+        **_keys(request),
+        "charge_id": f"ch_{uuid.uuid4().hex}",
+        "amount_minor": request.amount.amount_minor,
+        "currency": request.amount.currency,
+        "status": outcome.status.value,
+        "decline_code": outcome.decline_code,
+        "decline_kind": outcome.decline_kind.value if outcome.decline_kind else None,
+        "contract_id": request.reference.contract_id,
+        "attempt": request.reference.attempt,
+        "created_at": datetime.now(UTC),
+    }
+
+
+def _stored_charge(row: dict[str, Any]) -> LedgerCharge:
+    """A ledger row read as JSON (to_jsonb): pydantic parses its timestamps and nested reference."""
+    return LedgerCharge.model_validate(
+        {
+            **row,
+            "amount": {"amount_minor": row["amount_minor"], "currency": row["currency"]},
+            "reference": {
+                "contract_id": row["contract_id"],
+                "period": row["period"],
+                "attempt": row["attempt"],
+            },
+        }
     )
