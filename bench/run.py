@@ -4,8 +4,10 @@ settings, printed as a table (and JSON with --json)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
+import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from types import FrameType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from temporalio.client import Client
 
 from bench.claims import claim_figures
 from bench.phases import (
@@ -38,6 +41,7 @@ class BenchOptions:
     open_subscriptions: int = 300
     claims: int = 600
     claim_concurrency: int = 32
+    rounds: int = 2  # of baseline and engine, in the order B E, E B, …
     database_url: str | None = None
     temporal_address: str | None = None
 
@@ -55,7 +59,6 @@ TARGETS = {
 async def measure(options: BenchOptions, system: System, console: Console) -> dict[str, float]:
     client = await connect(system.temporal_address)
     api = Api(system)
-    total = options.subscriptions * options.periods
     try:
         with Progress(
             TextColumn("{task.description:<34}"),
@@ -64,31 +67,13 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
             TimeElapsedColumn(),
             console=console,
         ) as bar:
-            task = bar.add_task("baseline: bare workflows", total=total)
-            cpu_before = system.cpu.read()
-            baseline = await baseline_periods_per_s(
-                client,
-                subscriptions=options.subscriptions,
-                periods=options.periods,
-                progress=lambda n: bar.advance(task, n),
-            )
-            cpu_baseline = _per_period(cpu_before, system.cpu.read(), total)
-            task = bar.add_task("engine: subscriptions via the API", total=total)
-            cpu_before = system.cpu.read()
-            engine = await engine_periods_per_s(
-                api,
-                client,
-                subscriptions=options.subscriptions,
-                periods=options.periods,
-                progress=lambda n: bar.advance(task, n),
-            )
-            cpu_engine = _per_period(cpu_before, system.cpu.read(), total)
+            rates = await _throughput(options, system, client, api, bar)
             task = bar.add_task("signup latency (sequential)", total=2 * options.signup_samples)
             bare_signup = await baseline_signup_ms(client, samples=options.signup_samples)
             bar.advance(task, options.signup_samples)
             signups = await signup_ms(api, samples=options.signup_samples)
             bar.advance(task, options.signup_samples)
-            events = await history_events_per_period(client, engine.contract_ids, options.periods)
+            events = await history_events_per_period(client, rates.contract_ids, options.periods)
             task = bar.add_task("open subscriptions (memory)", total=options.open_subscriptions)
             await open_subscriptions(
                 api, count=options.open_subscriptions, progress=lambda n: bar.advance(task, n)
@@ -104,9 +89,13 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         await api.close()
     bare_p50 = percentile(bare_signup, 0.5)
     return {
-        "baseline_periods_per_s": baseline,
-        "engine_periods_per_s": engine.periods_per_s,
-        "ratio": engine.periods_per_s / baseline,
+        "baseline_periods_per_s": statistics.mean(rates.baseline),
+        "engine_periods_per_s": statistics.mean(rates.engine),
+        "ratio": statistics.mean(rates.engine) / statistics.mean(rates.baseline),
+        **{
+            f"ratio_round_{n + 1}": e / b
+            for n, (b, e) in enumerate(zip(rates.baseline, rates.engine, strict=True))
+        },
         "signup_p50_ms": percentile(signups, 0.5),
         "signup_p95_ms": percentile(signups, 0.95),
         "signup_p99_ms": percentile(signups, 0.99),
@@ -122,15 +111,70 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         "raw_updates_per_s": claims.raw_updates_per_s,
         "claims_ratio": claims.claims_per_s / claims.raw_updates_per_s,
         "oversell": float(claims.oversell),
-        **{f"cpu_ms_per_period.baseline.{name}": ms for name, ms in cpu_baseline.items()},
-        **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in cpu_engine.items()},
+        **{f"cpu_ms_per_period.baseline.{name}": ms for name, ms in rates.cpu_baseline.items()},
+        **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in rates.cpu_engine.items()},
     }
 
 
-def _per_period(before: dict[str, float], after: dict[str, float], periods: int) -> dict[str, float]:
-    """Milliseconds of CPU per period, by component, over one phase (components idle in it are left out)."""
-    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / periods for name in after}
-    return {name: ms for name, ms in spent.items() if ms >= 0.05}
+@dataclass
+class Rates:
+    baseline: list[float]  # periods/s, one per round
+    engine: list[float]
+    contract_ids: list[str]  # the first engine run's subscriptions
+    cpu_baseline: dict[str, float]  # CPU ms per period by component, over every round
+    cpu_engine: dict[str, float]
+
+
+async def _throughput(
+    options: BenchOptions, system: System, client: Client, api: Api, bar: Progress
+) -> Rates:
+    """Baseline and engine in the order B E, E B, B E…: a machine that speeds up or slows down during the
+    run weighs on both alike, and the ratio compares their means."""
+    per_run = options.subscriptions * options.periods
+    tasks = {
+        "baseline": bar.add_task("baseline: bare workflows", total=per_run * options.rounds),
+        "engine": bar.add_task("engine: subscriptions via the API", total=per_run * options.rounds),
+    }
+    rates: dict[str, list[float]] = {"baseline": [], "engine": []}
+    cpu: dict[str, dict[str, float]] = {"baseline": {}, "engine": {}}
+    contract_ids: list[str] = []
+    for round_ in range(options.rounds):
+        for phase in ("baseline", "engine") if round_ % 2 == 0 else ("engine", "baseline"):
+            advance = functools.partial(bar.advance, tasks[phase])
+            before = system.cpu.read()
+            if phase == "baseline":
+                rate = await baseline_periods_per_s(
+                    client,
+                    subscriptions=options.subscriptions,
+                    periods=options.periods,
+                    progress=advance,
+                )
+            else:
+                run = await engine_periods_per_s(
+                    api,
+                    client,
+                    subscriptions=options.subscriptions,
+                    periods=options.periods,
+                    progress=advance,
+                )
+                rate, contract_ids = run.periods_per_s, contract_ids or run.contract_ids
+            rates[phase].append(rate)
+            after = system.cpu.read()
+            for name in after:
+                cpu[phase][name] = cpu[phase].get(name, 0.0) + after[name] - before.get(name, 0.0)
+    return Rates(
+        baseline=rates["baseline"],
+        engine=rates["engine"],
+        contract_ids=contract_ids,
+        cpu_baseline=_per_period(cpu["baseline"], per_run * options.rounds),
+        cpu_engine=_per_period(cpu["engine"], per_run * options.rounds),
+    )
+
+
+def _per_period(spent_s: dict[str, float], periods: int) -> dict[str, float]:
+    """Milliseconds of CPU per period, by component (components idle in the phase are left out)."""
+    per_period = {name: seconds * 1000 / periods for name, seconds in spent_s.items()}
+    return {name: ms for name, ms in per_period.items() if ms >= 0.05}
 
 
 def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:

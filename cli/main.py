@@ -150,6 +150,9 @@ def bench(
     ),
     claims: int = typer.Option(600, help="Voucher claims on one hot voucher."),
     claim_concurrency: int = typer.Option(32, help="Concurrent claimers (and raw UPDATE connections)."),
+    rounds: int = typer.Option(
+        2, min=1, help="Rounds of baseline and engine, run B E, E B, ... (the ratio compares their means)."
+    ),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
     """Measure the engine against bare Temporal, signups, memory, history size and voucher claims (one run;
@@ -166,6 +169,7 @@ def bench(
             open_subscriptions=open_subscriptions,
             claims=claims,
             claim_concurrency=claim_concurrency,
+            rounds=rounds,
             database_url=os.environ.get("DATABASE_URL"),
             temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
         ),
