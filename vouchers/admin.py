@@ -14,7 +14,7 @@ from models.voucher import Voucher, VoucherStatus, VoucherType
 from vouchers.definition import SAFE_FIELDS, check_definition
 from vouchers.errors import FieldProblem, InvalidVoucher, VoucherConflict, VoucherNotFound
 from vouchers.schemas import MAX_DURATION_PERIODS, VoucherCreate, VoucherDefinition, VoucherPatch
-from vouchers.stock import add_stripes, claimed_count, restock
+from vouchers.stock import StockBelowClaims, add_stripes, restock
 from vouchers.transitions import locked_voucher
 
 # PATCH may send null only where null means something.
@@ -73,18 +73,10 @@ def update_voucher(session: Session, *, voucher_id: uuid.UUID, patch: VoucherPat
     definition = VoucherDefinition.model_validate(merged)
     check_definition(definition, _products(session, definition.product_ids), now=now)
     if "stock" in changes:
-        claimed = claimed_count(session, voucher_id)
-        if definition.stock < claimed:
-            raise InvalidVoucher(
-                [
-                    FieldProblem(
-                        "stock",
-                        "stock_below_claimed",
-                        f"stock {definition.stock} is below the {claimed} claims already made",
-                    )
-                ]
-            )
-        restock(session, voucher_id=voucher_id, stock=definition.stock)
+        try:
+            restock(session, voucher_id=voucher_id, stock=definition.stock)
+        except StockBelowClaims as below:
+            raise InvalidVoucher([FieldProblem("stock", "stock_below_claimed", str(below))]) from None
     for field, value in definition.model_dump().items():
         setattr(voucher, field, value)
     voucher.updated_at = now

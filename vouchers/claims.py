@@ -32,7 +32,7 @@ from infra.db import driver_connection
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherHolding, VoucherStatus
 from vouchers.errors import IdempotencyKeyReused, NotClaimable, VoucherNotFound
 from vouchers.rules import claim_refusal
-from vouchers.stock import claimed_count, has_stock_left
+from vouchers.stock import claimed_total, has_stock_left
 
 IDEMPOTENCY_SCOPE = "voucher_claims"
 
@@ -55,9 +55,10 @@ def _voucher(session: Session, voucher_id: uuid.UUID) -> Voucher:
     return voucher
 
 
-def _voucher_and_holding(session: Session, voucher_id: uuid.UUID, user_id: str) -> tuple[Voucher | None, int]:
+def _standing(session: Session, voucher_id: uuid.UUID, user_id: str) -> tuple[Voucher | None, int, int]:
+    """The voucher, the user's claims on it and all claims on its stock, in one read."""
     statement = (
-        select(Voucher, func.coalesce(col(VoucherHolding.claims_count), 0))
+        select(Voucher, func.coalesce(col(VoucherHolding.claims_count), 0), claimed_total())
         .outerjoin(
             VoucherHolding,
             (col(VoucherHolding.voucher_id) == col(Voucher.id)) & (col(VoucherHolding.user_id) == user_id),
@@ -66,7 +67,7 @@ def _voucher_and_holding(session: Session, voucher_id: uuid.UUID, user_id: str) 
         .execution_options(populate_existing=True)
     )
     row = session.execute(statement).first()
-    return (row[0], int(row[1])) if row else (None, 0)
+    return (row[0], int(row[1]), int(row[2])) if row else (None, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -112,21 +113,20 @@ def _call(connection: psycopg.Connection[Any], params: dict[str, Any]) -> tuple[
     """Run the function; with no transaction open, as one autocommitted statement. It is atomic either way,
     and on its own it needs no BEGIN and COMMIT round trips: the stripe it takes is held for the server's
     work only, not while this thread waits for its turn (the GIL) to send a COMMIT."""
-    if connection.info.transaction_status is not TransactionStatus.IDLE:
-        return connection.execute(_CLAIM, params).fetchone()
-    connection.autocommit = True
+    alone = connection.info.transaction_status is TransactionStatus.IDLE
+    if alone:
+        connection.autocommit = True
     try:
         return connection.execute(_CLAIM, params).fetchone()
     finally:
-        if not (connection.closed or connection.broken):
+        if alone and not (connection.closed or connection.broken):
             connection.autocommit = False
 
 
 def _refusal(session: Session, *, voucher_id: uuid.UUID, user_id: str, now: datetime) -> Exception:
     """Why the claim was refused, read after the rollback from the newest committed state."""
     session.rollback()
-    voucher, held = _voucher_and_holding(session, voucher_id, user_id)
-    claimed = claimed_count(session, voucher_id) if voucher is not None else 0
+    voucher, held, claimed = _standing(session, voucher_id, user_id)
     refusal = claim_refusal(voucher, user_id=user_id, claims_held=held, claimed=claimed, now=now)
     return refusal or NotClaimable("not_claimable", "the voucher cannot be claimed right now")
 

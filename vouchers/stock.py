@@ -19,12 +19,16 @@ from models.voucher import Voucher, VoucherStockStripe
 STRIPES = 16
 
 
+class StockBelowClaims(ValueError):
+    """A stock smaller than the claims already made on it."""
+
+
 def split_stock(stock: int, claimed: Sequence[int]) -> list[int]:
     """Stripe stocks adding up to `stock`, each at least its stripe's claims; what is left unclaimed is
-    spread evenly, lower stripes taking the remainder."""
+    spread evenly, lower stripes taking the remainder. Raises StockBelowClaims."""
     left = stock - sum(claimed)
     if left < 0:
-        raise ValueError(f"stock {stock} is below the {sum(claimed)} claims already made")
+        raise StockBelowClaims(f"stock {stock} is below the {sum(claimed)} claims already made")
     share, extra = divmod(left, len(claimed))
     return [taken + share + (1 if stripe < extra else 0) for stripe, taken in enumerate(claimed)]
 
@@ -49,8 +53,8 @@ _RESTOCK = text(
 
 
 def restock(session: Session, *, voucher_id: uuid.UUID, stock: int) -> None:
-    """Spread a changed stock over the stripes, none below its claims (raises ValueError if the stock is
-    below the claims made). The caller holds the voucher row's lock, so no claim is in flight."""
+    """Spread a changed stock over the stripes, none below its claims (raises StockBelowClaims, changing
+    nothing). The caller holds the voucher row's lock, so no claim is in flight."""
     rows = session.execute(
         select(col(VoucherStockStripe.stripe), col(VoucherStockStripe.claimed))
         .where(col(VoucherStockStripe.voucher_id) == voucher_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -130,11 +131,11 @@ class SandboxLedger:
             if outcome.revokes_agreement:
                 conn.execute(_REVOKE_AGREEMENT, {"agreement_id": request.agreement_id})
             return RecordedCharge(
-                _stored_charge(inserted[0]).result(), delay_response=outcome.delays_response
+                _ledger_charge(inserted[0]).result(), delay_response=outcome.delays_response
             )
 
-    def _replayed(self, request: ChargeRequest, stored_row: dict[str, Any]) -> ChargeResult:
-        stored = _stored_charge(stored_row)
+    def _replayed(self, request: ChargeRequest, stored_row: Mapping[str, Any]) -> ChargeResult:
+        stored = _ledger_charge(stored_row)
         if not request.same_charge_as(stored):
             raise Problem(
                 status=409,
@@ -159,7 +160,7 @@ class SandboxLedger:
         if status is not None:
             query = query.where(charges.c.status == status.value)
         with self._engine.connect() as conn:
-            return [_ledger_charge(row) for row in conn.execute(query)]
+            return [_ledger_charge(row._mapping) for row in conn.execute(query)]
 
 
 def _agreement(row: Row[tuple[object, ...]]) -> Agreement:
@@ -170,17 +171,20 @@ def _agreement(row: Row[tuple[object, ...]]) -> Agreement:
     )
 
 
-def _ledger_charge(row: Row[tuple[object, ...]]) -> LedgerCharge:
+def _ledger_charge(row: Mapping[Any, Any]) -> LedgerCharge:
+    """A ledger row, as columns or as the JSON `to_jsonb` makes of them (pydantic parses its timestamps)."""
     return LedgerCharge(
-        charge_id=row.charge_id,
-        status=ChargeStatus(row.status),
-        amount=Money(amount_minor=row.amount_minor, currency=row.currency),
-        idempotency_key=row.idempotency_key,
-        decline_code=row.decline_code,
-        decline_kind=DeclineKind(row.decline_kind) if row.decline_kind else None,
-        agreement_id=row.agreement_id,
-        reference=ChargeReference(contract_id=row.contract_id, period=row.period, attempt=row.attempt),
-        created_at=row.created_at,
+        charge_id=row["charge_id"],
+        status=ChargeStatus(row["status"]),
+        amount=Money(amount_minor=row["amount_minor"], currency=row["currency"]),
+        idempotency_key=row["idempotency_key"],
+        decline_code=row["decline_code"],
+        decline_kind=DeclineKind(row["decline_kind"]) if row["decline_kind"] else None,
+        agreement_id=row["agreement_id"],
+        reference=ChargeReference(
+            contract_id=row["contract_id"], period=row["period"], attempt=row["attempt"]
+        ),
+        created_at=row["created_at"],
     )
 
 
@@ -231,18 +235,3 @@ def _charge_row(request: ChargeRequest, outcome: Outcome) -> dict[str, Any]:
         "attempt": request.reference.attempt,
         "created_at": datetime.now(UTC),
     }
-
-
-def _stored_charge(row: dict[str, Any]) -> LedgerCharge:
-    """A ledger row read as JSON (to_jsonb): pydantic parses its timestamps and nested reference."""
-    return LedgerCharge.model_validate(
-        {
-            **row,
-            "amount": {"amount_minor": row["amount_minor"], "currency": row["currency"]},
-            "reference": {
-                "contract_id": row["contract_id"],
-                "period": row["period"],
-                "attempt": row["attempt"],
-            },
-        }
-    )
