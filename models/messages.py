@@ -30,6 +30,8 @@ class SubscriptionInput(_Message):
     timezone: str = "UTC"
     voucher_claim_id: str | None = None
     periods_per_run: int = Field(default=DEFAULT_PERIODS_PER_RUN, ge=1)
+    # How often a renewal charge is tried inside the worker before it goes on as an ordinary activity.
+    local_charge_attempts: int = Field(default=5, ge=1)
     # Set only by continue-as-new: the state the previous run handed over.
     carried: CarriedState | None = None
 

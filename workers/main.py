@@ -17,7 +17,8 @@ from gateway.http_client import HttpPaymentGateway
 from infra.db import make_engine, make_session_factory
 from infra.logging import configure_logging
 from infra.settings import Settings
-from infra.temporal import cache_workflow_bytecode, connect, workflow_runner
+from infra.temporal import cache_workflow_bytecode, connect
+from infra.workflow_runner import workflow_runner
 from workflows.subscription import SubscriptionWorkflow
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 
@@ -46,7 +47,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         max_cached_workflows=max_cached_workflows,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(client.data_converter),
         # Let in-flight activities finish (they are short) before the process exits.
         graceful_shutdown_timeout=timedelta(seconds=20),
     )

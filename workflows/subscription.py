@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
@@ -44,6 +45,9 @@ SUBSCRIPTION_ENDED = "SubscriptionEnded"
 # Workflow changes since the first recorded histories, each guarded so those histories still replay.
 PATCH_RELEASE_AGREEMENT_ON_CANCEL = "release-agreement-on-cancel"
 PATCH_LOCAL_SIGNUP = "signup-as-local-activities"
+# Renewals as local activities (`_settle`), charge times unindexed while active (`_refresh_details`): one
+# patch for both, as each patch costs a search-attribute upsert (TemporalChangeVersion) per run.
+PATCH_LEAN_RENEWALS = "lean-renewals"
 INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
@@ -57,6 +61,8 @@ _SIGN_RETRY = RetryPolicy(
 # Twice the gateway's default timeout plus the database work: a worker that died mid-charge hands the
 # charge to another worker within half a minute.
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# The shortest timer: ends a workflow task before a charge that would otherwise share it (see `_settle`).
+_YIELD = timedelta(milliseconds=1)
 _UNSET = object()
 T = TypeVar("T")
 
@@ -97,13 +103,19 @@ class SubscriptionWorkflow:
         self._indexed: dict[str, object] = {}
         # Signing and the first period run as local activities (see `_signup_step`); set once per contract.
         self._local_signup = False
+        # Renewals as local activities (`_settle`), charge times indexed only off active
+        # (`_refresh_details`); set once per run.
+        self._lean_renewals = False
+        # Whether this workflow task began with a wait (a timer or a signal); see `_settle`.
+        self._waited = False
 
     # --- main loop ---------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
+        self._local_signup = input.carried is None and workflow.patched(PATCH_LOCAL_SIGNUP)
+        self._lean_renewals = workflow.patched(PATCH_LEAN_RENEWALS)
         if input.carried is None:
-            self._local_signup = workflow.patched(PATCH_LOCAL_SIGNUP)
             signed = await self._sign()
             next_period, due = 0, signed.anchor_at
         else:
@@ -240,6 +252,7 @@ class SubscriptionWorkflow:
                 await workflow.wait_condition(
                     self._cancel_unhandled, timeout=due - now, timeout_summary="next period due"
                 )
+            self._waited = True
 
     async def _charge(self, period: int, due: datetime) -> SettleOutcome | None:
         """Claims 1-5: settle the period, retrying soft declines after the product's delays."""
@@ -247,19 +260,14 @@ class SubscriptionWorkflow:
         while True:
             self._attempt = attempt
             self._apply_device_changes()
-            outcome: SettleOutcome = await self._signup_step(
-                names.SETTLE_PERIOD,
+            outcome = await self._settle(
                 SettlePeriodInput(
                     contract_id=self._input.contract_id,
                     period=period,
                     attempt=attempt,
                     device_ids=tuple(self._devices),
                     due_at=due,
-                ),
-                SettleOutcome,
-                local=self._local_signup and period == 0,
-                retry_policy=_RETRY,
-                summary=f"period {period}, attempt {attempt}",
+                )
             )
             if outcome.kind == "paid":
                 self._record_paid(outcome)
@@ -297,11 +305,68 @@ class SubscriptionWorkflow:
                 await workflow.wait_condition(
                     self._cancel_unhandled, timeout=delay, timeout_summary=f"retry period {period}"
                 )
+            self._waited = True
             if self._cancel is not None:
                 # Nothing is paid beyond paid-through while past due: any cancel ends it now.
                 await self._finish(SubscriptionStatus.CANCELED, self._cancel.reason, revoke_at=workflow.now())
                 return None
             attempt += 1
+
+    async def _settle(self, request: SettlePeriodInput) -> SettleOutcome:
+        """One charge attempt: as a local activity when it can be, else as an ordinary activity.
+
+        A renewal that follows a wait runs as a local activity, inside the workflow task its timer woke:
+        no activity task to dispatch, one workflow task per period instead of two. It is idempotent by
+        business key like every charge, so a worker that dies mid-charge only means the task is retried.
+        A charge still failing after the input's `local_charge_attempts` (the gateway or the database is
+        down; about 15 s by default) goes on as an ordinary activity, which operators see pending, retried
+        and timed in the UI. A charge that would follow another in the same task (a subscription catching
+        up on overdue periods) first ends the task with the shortest timer: one task never strings charges
+        together, holding its slot in the worker while signups wait."""
+        summary = f"period {request.period}, attempt {request.attempt}"
+        if request.period == 0:
+            first: SettleOutcome = await self._signup_step(
+                names.SETTLE_PERIOD,
+                request,
+                SettleOutcome,
+                local=self._local_signup,
+                retry_policy=_RETRY,
+                summary=summary,
+            )
+            return first
+        if self._lean_renewals:
+            if not self._waited:
+                await workflow.sleep(_YIELD, summary=f"yield before period {request.period}")
+            self._waited = False
+            try:
+                renewal: SettleOutcome = await workflow.execute_local_activity(
+                    names.SETTLE_PERIOD,
+                    request,
+                    result_type=SettleOutcome,
+                    start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                    # Attempts, not a schedule-to-close timeout: the SDK's core restarts that timeout on
+                    # every local retry, so it never ends a charge whose attempts fail fast.
+                    retry_policy=RetryPolicy(
+                        initial_interval=_RETRY.initial_interval,
+                        backoff_coefficient=_RETRY.backoff_coefficient,
+                        maximum_attempts=self._input.local_charge_attempts,
+                    ),
+                    summary=summary,
+                )
+                return renewal
+            except (ActivityError, ApplicationError, ActivityTimeout) as failure:
+                workflow.logger.warning(
+                    "charge still failing in the worker, retried as an activity: %s", failure
+                )
+        outcome: SettleOutcome = await workflow.execute_activity(
+            names.SETTLE_PERIOD,
+            request,
+            result_type=SettleOutcome,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY,
+            summary=summary,
+        )
+        return outcome
 
     def _record_paid(self, outcome: SettleOutcome) -> None:
         self._period = outcome.period
@@ -552,16 +617,22 @@ class SubscriptionWorkflow:
 
     def _refresh_details(self) -> None:
         """Current details for the UI, and search attributes for queries (upserted only when changed,
-        each upsert being a history event)."""
+        each upsert being a history event and a write to the server's visibility store).
+
+        `NextChargeAt` and `PaidThrough` are indexed while the subscription is not active: past due (until
+        when it is paid, when the next retry runs), canceling (when it ends), or ended. An active one moves
+        both every period; indexing them there cost the server about a third of its work per period, so
+        they stay unset while active and live in the current details and the `state` query."""
         state = self.state()
         workflow.set_current_details(render_details(state))
+        times_indexed = not (self._lean_renewals and state.status is SubscriptionStatus.ACTIVE)
         wanted: list[tuple[SearchAttributeKey[Any], object]] = [
             (sa.SUBSCRIPTION_STATUS, state.status.value),
             (sa.USER_ID, state.user_id),
             (sa.PRODUCT_ID, state.product_id),
             (sa.DEVICE_COUNT, len(state.device_ids)),
-            (sa.NEXT_CHARGE_AT, state.next_charge_at),
-            (sa.PAID_THROUGH, state.paid_through),
+            (sa.NEXT_CHARGE_AT, state.next_charge_at if times_indexed else None),
+            (sa.PAID_THROUGH, state.paid_through if times_indexed else None),
         ]
         updates: list[SearchAttributeUpdate[Any]] = []
         for key, value in wanted:

@@ -16,6 +16,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowFailureError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -163,7 +164,9 @@ async def run_signup(
     try:
         async with asyncio.timeout(OUTCOME_TIMEOUT.total_seconds()):
             return await _outcome(client, operation, contract_id)
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # Our wait ran out (the SDK reports the cancellation it caused as its own error), or the server's
+        # long poll did: the workflow goes on either way, and a retry with the key re-attaches to it.
         raise problems.SIGNUP_IN_PROGRESS(
             "the signup has not been decided yet; retry with the same Idempotency-Key",
             headers={"Retry-After": "2"},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.subscription import PATCH_LOCAL_SIGNUP, PATCH_RELEASE_AGREEMENT_ON_CANCEL
+from workflows.subscription import PATCH_LEAN_RENEWALS, PATCH_LOCAL_SIGNUP, PATCH_RELEASE_AGREEMENT_ON_CANCEL
 
 HERE = Path(__file__).parent
 
@@ -47,6 +47,23 @@ def local_activity_types(data: dict[str, object]) -> list[str]:
         if marker["markerName"] == "core_local_activity":
             payload = marker["details"]["data"]["payloads"][0]["data"]
             found.append(json.loads(base64.b64decode(payload))["activity_type"])
+    return found
+
+
+def charge_times_indexed_while_active(data: dict[str, object]) -> list[str]:
+    """The NextChargeAt/PaidThrough values a history indexed while SubscriptionStatus said active."""
+    events = data["events"]
+    assert isinstance(events, list)
+    status: object = None
+    found: list[str] = []
+    for e in events:
+        if e["eventType"] != "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
+            continue
+        fields = e["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]["indexedFields"]
+        values = {k: json.loads(base64.b64decode(v["data"])) if v.get("data") else None for k, v in fields.items()}
+        status = values.get("SubscriptionStatus", status)
+        if status == "active":
+            found += [f"{k}={values[k]}" for k in ("NextChargeAt", "PaidThrough") if values.get(k) is not None]
     return found
 
 
@@ -105,3 +122,20 @@ def test_v3_first_charge_declined_then_retried_stays_local() -> None:
     kinds = local_activity_types(data)
     assert kinds[0] == "sign_contract"
     assert kinds.count("settle_period") >= 2  # the first period's dunning attempts, each a local activity
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_histories_before_v4_renew_as_activities_and_index_charge_times_while_active(version: str) -> None:
+    data = history(f"{version}-flaky-card-device-removed-continued-canceled.first-run.json")
+    assert activity_types(data).count("settle_period") >= 2  # the renewals the v4 patch made local
+    assert charge_times_indexed_while_active(data)  # and the indexing it dropped
+    assert PATCH_LEAN_RENEWALS not in markers(data)
+
+
+@pytest.mark.parametrize("run", ["first-run", "last-run"])
+def test_v4_history_renews_locally_and_leaves_charge_times_unindexed_while_active(run: str) -> None:
+    data = history(f"v4-flaky-card-device-removed-continued-canceled.{run}.json")
+    assert PATCH_LEAN_RENEWALS in markers(data)  # each run decides for itself
+    assert "settle_period" not in activity_types(data)
+    assert local_activity_types(data).count("settle_period") >= 3
+    assert charge_times_indexed_while_active(data) == []

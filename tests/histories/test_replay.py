@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from infra.temporal import workflow_runner
+from infra.workflow_runner import workflow_runner
 from workflows.subscription import SubscriptionWorkflow
 
 HISTORIES = sorted(Path(__file__).parent.glob("*.json"))
@@ -26,7 +26,7 @@ async def test_committed_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=[SubscriptionWorkflow],
         data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(pydantic_data_converter),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

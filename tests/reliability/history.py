@@ -1,11 +1,12 @@
-"""What Temporal says about a workflow across all its runs (continue-as-new included): how often activities
-were retried, which workers did the work, and which worker runs an activity right now."""
+"""What Temporal says about a workflow across all its runs (continue-as-new included): how often charges were
+retried, which workers did the work, and which worker is in the middle of a workflow task right now."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
@@ -34,15 +35,45 @@ async def every_event(client: Client, handle: SubscriptionHandle) -> AsyncIterat
             yield event
 
 
-async def retried_activities(client: Client, handle: SubscriptionHandle) -> int:
-    """Activity executions that succeeded only after a failed attempt (the started event records the last)."""
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+def _local_activity_attempt(event: HistoryEvent) -> int:
+    """The attempt a local activity's result came from, as its marker records it (0 for other events)."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return 0
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != LOCAL_ACTIVITY_MARKER:
+        return 0
+    data = json.loads(marker.details["data"].payloads[0].data)
+    attempt: int = data["attempt"]
+    return attempt
+
+
+async def retried_charges(client: Client, handle: SubscriptionHandle) -> int:
+    """Activities and local activities that succeeded only after a failed attempt (an activity's started
+    event records its last attempt; a local activity's marker does)."""
     retried = [
         event
         async for event in every_event(client, handle)
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        and event.activity_task_started_event_attributes.attempt > 1
+        if (
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            and event.activity_task_started_event_attributes.attempt > 1
+        )
+        or _local_activity_attempt(event) > 1
     ]
     return len(retried)
+
+
+async def timed_out_tasks(client: Client, handle: SubscriptionHandle) -> int:
+    """Workflow tasks that timed out: a worker died holding one (with any local charge it was running)."""
+    return len(
+        [
+            event
+            async for event in every_event(client, handle)
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+        ]
+    )
 
 
 async def worker_identities(client: Client, handle: SubscriptionHandle) -> set[str]:
@@ -56,12 +87,11 @@ async def worker_identities(client: Client, handle: SubscriptionHandle) -> set[s
     return found
 
 
-async def activity_running_on(handle: SubscriptionHandle, identity: str, activity_type: str) -> bool:
-    """Whether an activity of this type is executing for the workflow on that worker right now."""
-    pending = (await handle.describe()).raw_description.pending_activities
-    return any(
-        activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-        and activity.activity_type.name == activity_type
-        and activity.last_worker_identity == identity
-        for activity in pending
+async def task_running_on(client: Client, handle: SubscriptionHandle, identity: str) -> bool:
+    """Whether the workflow's current run has a workflow task under way on the worker with that identity."""
+    history = await client.get_workflow_handle(handle.id).fetch_history()
+    last = history.events[-1]
+    return (
+        last.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+        and last.workflow_task_started_event_attributes.identity == identity
     )

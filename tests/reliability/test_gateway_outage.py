@@ -1,4 +1,4 @@
-"""The payment gateway goes away for several periods: charges wait (their attempts written, the activity
+"""The payment gateway goes away for several periods: charges wait (their attempts written, the charge
 retrying) and nothing is charged meanwhile; when it returns, every period that fell due is charged once."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.reliability.checks import (
     cancel_now,
     wait_for_paid,
 )
-from tests.reliability.history import retried_activities
+from tests.reliability.history import retried_charges
 from tests.reliability.services import WorkerConfigFor, Workers
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
@@ -96,7 +96,5 @@ async def test_gateway_outage_then_every_due_period_charged_once(
         assert len(waited) >= 3, "periods fell due during the outage"
         assert all(p.paid_at is not None and p.paid_at >= up_at for p in waited)
     for _, handle in started:
-        assert (
-            await retried_activities(dev_server.client, handle) >= 1
-        )  # the charge that waited out the outage
+        assert await retried_charges(dev_server.client, handle) >= 1  # the charge that waited out the outage
     assert_reconciles_clean(database_url_for_test, sandbox)

@@ -24,7 +24,7 @@ from tests.reliability.checks import (
     paid_periods,
     wait_for_paid,
 )
-from tests.reliability.history import retried_activities
+from tests.reliability.history import retried_charges
 from tests.reliability.processes import LogRegistry
 from tests.reliability.services import WorkerConfig, Workers, server_address
 from tests.support.factories import make_devices, make_product
@@ -97,7 +97,7 @@ async def test_postgres_restart_loses_no_record(
     )
     finals = await cancel_now(handle for _, handle in started)
 
-    retried = [await retried_activities(dev_server.client, handle) for _, handle in started]
+    retried = [await retried_charges(dev_server.client, handle) for _, handle in started]
     assert sum(retried) > 0, "the restart should have failed some activities"
     for contract_id, final in zip(ids, finals, strict=True):
         periods = assert_one_charge_per_period(sandbox, sessions, contract_id)

@@ -1,5 +1,5 @@
 """A worker SIGKILLed while a charge is in flight (the gateway committed it and is holding the response back),
-then restarted: the retried activity charges again under the same idempotency key, the gateway answers with
+then restarted: the retried charge runs again under the same idempotency key, the gateway answers with
 the charge it already made, and every period is charged exactly once in the gateway's ledger and in ours."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.reliability.checks import (
     wait_for_paid,
     wait_until,
 )
-from tests.reliability.history import retried_activities
+from tests.reliability.history import timed_out_tasks
 from tests.reliability.services import WorkerConfigFor, Workers
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
@@ -79,7 +79,7 @@ async def test_worker_killed_mid_charge_then_restarted_charges_each_period_once(
     assert attempt_status(sessions, contract_id, KILLED_PERIOD) is AttemptStatus.PENDING
 
     workers.start("worker-2", config)
-    # The killed activity is retried once its start-to-close timeout (30 s) expires.
+    # The workflow task that ran the killed charge times out (10 s) and runs again on worker-2.
     await wait_for_paid(sessions, {contract_id: KILLED_PERIOD + 3}, within=180)
     [final] = await cancel_now([handle])
 
@@ -88,5 +88,5 @@ async def test_worker_killed_mid_charge_then_restarted_charges_each_period_once(
     saved = records(sessions, contract_id)
     assert all(a.attempt == 1 for a in saved.attempts)  # retried activities, never a second dunning attempt
     assert saved.attempts[KILLED_PERIOD].gateway_charge_id == committed[0]
-    assert await retried_activities(dev_server.client, handle) >= 1  # the one the kill interrupted
+    assert await timed_out_tasks(dev_server.client, handle) >= 1  # the one the kill interrupted
     assert_reconciles_clean(database_url_for_test, sandbox)

@@ -1,6 +1,6 @@
 """Two workers share the task queue and one is SIGKILLed while it is running a charge: the other carries every
-subscription on — the workflows cached on the dead worker, and the stranded charge once its start-to-close
-timeout returns it to the queue — and each period is charged once."""
+subscription on — the workflows cached on the dead worker, and the stranded charge once the workflow task
+that ran it times out — and each period is charged once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import socket
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.names import SETTLE_PERIOD
 from infra.db import SessionFactory
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import (
@@ -20,7 +19,7 @@ from tests.reliability.checks import (
     wait_for_paid,
     wait_until,
 )
-from tests.reliability.history import activity_running_on, retried_activities, worker_identities
+from tests.reliability.history import task_running_on, timed_out_tasks, worker_identities
 from tests.reliability.services import WorkerConfigFor, Workers
 from tests.support.factories import make_devices, make_product
 from tests.support.temporal import SubscriptionHandle, start_subscription
@@ -62,7 +61,7 @@ async def test_two_workers_one_killed_the_other_carries_every_subscription_on(
 
     async def doomed_is_charging() -> bool:
         stranded.extend(
-            [h for _, h in started if await activity_running_on(h, doomed_identity, SETTLE_PERIOD)][:1]
+            [h for _, h in started if await task_running_on(dev_server.client, h, doomed_identity)][:1]
         )
         return bool(stranded)
 
@@ -74,7 +73,7 @@ async def test_two_workers_one_killed_the_other_carries_every_subscription_on(
     assert survivor.running
     finals = await cancel_now(handle for _, handle in started)
 
-    assert await retried_activities(dev_server.client, stranded[0]) >= 1  # the charge the kill stranded
+    assert await timed_out_tasks(dev_server.client, stranded[0]) >= 1  # the charge the kill stranded
     busy = set().union(*[await worker_identities(dev_server.client, h) for _, h in started])
     assert {doomed_identity, f"{survivor.pid}@{socket.gethostname()}"} <= busy
     for contract_id, final in zip(ids, finals, strict=True):

@@ -38,8 +38,15 @@ async def terminate_started(task_queue: str) -> None:
 
 @asynccontextmanager
 async def running_worker(
-    env: WorkflowEnvironment, *, sessions: SessionFactory, gateway_url: str, task_queue: str
+    env: WorkflowEnvironment,
+    *,
+    sessions: SessionFactory,
+    gateway_url: str,
+    task_queue: str,
+    keep_workflows: bool = False,
 ) -> AsyncIterator[None]:
+    """A worker for the block; the workflows started on its queue are terminated after it, unless kept (for a
+    test that stops the worker and starts another)."""
     gateway = HttpPaymentGateway(gateway_url, timeout_seconds=1.5)
     try:
         with ThreadPoolExecutor(max_workers=16) as executor:
@@ -54,7 +61,8 @@ async def running_worker(
                 try:
                     yield
                 finally:
-                    await terminate_started(task_queue)
+                    if not keep_workflows:
+                        await terminate_started(task_queue)
     finally:
         gateway.close()
 
@@ -68,6 +76,7 @@ async def start_subscription(
     device_ids: tuple[str, ...],
     token: str = "sandbox_ok",
     periods_per_run: int = 12,
+    local_charge_attempts: int = 60,
     timezone: str = "UTC",
     voucher_claim_id: uuid.UUID | None = None,
 ) -> tuple[str, SubscriptionHandle]:
@@ -82,6 +91,7 @@ async def start_subscription(
             agreement_token=token,
             timezone=timezone,
             periods_per_run=periods_per_run,
+            local_charge_attempts=local_charge_attempts,
             voucher_claim_id=str(voucher_claim_id) if voucher_claim_id else None,
         ),
         id=subscription_workflow_id(contract_id),

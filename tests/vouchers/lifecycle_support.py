@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.vouchers import VoucherActivities
 from infra.db import SessionFactory
-from infra.temporal import workflow_runner
+from infra.workflow_runner import workflow_runner
 from vouchers.lifecycle import VoucherLifecycleState
 from vouchers.orchestration import LifecycleHandle
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
@@ -33,7 +33,7 @@ async def lifecycle_worker(
             workflows=[VoucherLifecycleWorkflow],
             activities=VoucherActivities(sessions).all(),
             activity_executor=executor,
-            workflow_runner=workflow_runner(),
+            workflow_runner=workflow_runner(env.client.data_converter),
         ):
             yield
 

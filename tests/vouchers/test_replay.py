@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from infra.temporal import workflow_runner
+from infra.workflow_runner import workflow_runner
 from tests.vouchers.lifecycle_support import HISTORIES
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 
@@ -28,7 +28,7 @@ async def test_committed_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=[VoucherLifecycleWorkflow],
         data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(pydantic_data_converter),
     )
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
