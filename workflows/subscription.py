@@ -7,6 +7,7 @@ through `CarriedState`; signal and update handlers only change in-memory state, 
 # run, and string annotations made the SDK evaluate each handler's type hints from text every time (about
 # a third of the module's cost per run).
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -346,11 +347,7 @@ class SubscriptionWorkflow:
                     start_to_close_timeout=_ACTIVITY_TIMEOUT,
                     # Attempts, not a schedule-to-close timeout: the SDK's core restarts that timeout on
                     # every local retry, so it never ends a charge whose attempts fail fast.
-                    retry_policy=RetryPolicy(
-                        initial_interval=_RETRY.initial_interval,
-                        backoff_coefficient=_RETRY.backoff_coefficient,
-                        maximum_attempts=self._input.local_charge_attempts,
-                    ),
+                    retry_policy=replace(_RETRY, maximum_attempts=self._input.local_charge_attempts),
                     summary=summary,
                 )
                 return renewal

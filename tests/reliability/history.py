@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -38,16 +39,21 @@ async def every_event(client: Client, handle: SubscriptionHandle) -> AsyncIterat
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
-def _local_activity_attempt(event: HistoryEvent) -> int:
-    """The attempt a local activity's result came from, as its marker records it (0 for other events)."""
+def local_activity_data(event: HistoryEvent) -> dict[str, Any] | None:
+    """What a local activity's marker records (its type, the attempt its result came from); None for
+    other events."""
     if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
-        return 0
+        return None
     marker = event.marker_recorded_event_attributes
     if marker.marker_name != LOCAL_ACTIVITY_MARKER:
-        return 0
-    data = json.loads(marker.details["data"].payloads[0].data)
-    attempt: int = data["attempt"]
-    return attempt
+        return None
+    data: dict[str, Any] = json.loads(marker.details["data"].payloads[0].data)
+    return data
+
+
+def _local_activity_attempt(event: HistoryEvent) -> int:
+    data = local_activity_data(event)
+    return 0 if data is None else int(data["attempt"])
 
 
 async def retried_charges(client: Client, handle: SubscriptionHandle) -> int:

@@ -5,7 +5,6 @@ either way every period is charged once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ from activities.names import SETTLE_PERIOD
 from infra.db import SessionFactory
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import assert_one_charge_per_period, cancel_now, paid_periods, wait_for_paid
+from tests.reliability.history import local_activity_data
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
 from tests.support.temporal import SubscriptionHandle, running_worker, start_subscription
@@ -32,11 +32,9 @@ def local_charges(history: list[HistoryEvent]) -> list[int]:
     for event in history:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             tasks += 1
-        marker = event.marker_recorded_event_attributes
-        if marker.marker_name == "core_local_activity":
-            data = json.loads(marker.details["data"].payloads[0].data)
-            if data["activity_type"] == SETTLE_PERIOD:
-                found.append(tasks)
+        data = local_activity_data(event)
+        if data is not None and data["activity_type"] == SETTLE_PERIOD:
+            found.append(tasks)
     return found
 
 
