@@ -170,6 +170,7 @@ class _Base:
                 "period_end": self.end,
                 "dunning_delays_seconds": self.delays,
                 "dunning_max_attempts": self.max_attempts,
+                "answered_at": datetime.now(UTC),
                 **fields,
             }
         )

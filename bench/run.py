@@ -111,6 +111,9 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         "raw_updates_per_s": claims.raw_updates_per_s,
         "claims_ratio": claims.claims_per_s / claims.raw_updates_per_s,
         "oversell": float(claims.oversell),
+        # What the ratio would be if both phases were bound by CPU alone (on a fast machine the defaults
+        # leave cores idle, and the 1 s cycle bounds both rates instead).
+        "cpu_ratio": sum(rates.cpu_baseline.values()) / sum(rates.cpu_engine.values()),
         **{f"cpu_ms_per_period.baseline.{name}": ms for name, ms in rates.cpu_baseline.items()},
         **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in rates.cpu_engine.items()},
     }

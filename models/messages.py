@@ -161,6 +161,10 @@ class SettleOutcome(_Message):
     reason: str | None = None  # why verification failed
     dunning_delays_seconds: tuple[int, ...] = ()
     dunning_max_attempts: int = 1
+    # When the worker answered, by its clock. A local activity runs inside a workflow task without moving
+    # `workflow.now()` on, so the wait for the next period is measured from here (outcomes recorded before
+    # this field have none).
+    answered_at: datetime | None = None
 
 
 class FinishInput(_Message):

@@ -49,6 +49,8 @@ PATCH_LOCAL_SIGNUP = "signup-as-local-activities"
 # Renewals as local activities (`_settle`), charge times unindexed while active (`_refresh_details`): one
 # patch for both, as each patch costs a search-attribute upsert (TemporalChangeVersion) per run.
 PATCH_LEAN_RENEWALS = "lean-renewals"
+# Waits measured from when the charge was answered, not from the start of the task that ran it (`_answered`).
+PATCH_WAIT_FROM_ANSWER = "wait-from-charge-answer"
 INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
@@ -109,6 +111,9 @@ class SubscriptionWorkflow:
         self._lean_renewals = False
         # Whether this workflow task began with a wait (a timer or a signal); see `_settle`.
         self._waited = False
+        # When the last charge was answered, until the next wait has used it (`_wait_until_due`).
+        self._wait_from_answer = False
+        self._answered_at: datetime | None = None
 
     # --- main loop ---------------------------------------------------------------------------------
 
@@ -116,6 +121,7 @@ class SubscriptionWorkflow:
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
         self._local_signup = input.carried is None and workflow.patched(PATCH_LOCAL_SIGNUP)
         self._lean_renewals = workflow.patched(PATCH_LEAN_RENEWALS)
+        self._wait_from_answer = workflow.patched(PATCH_WAIT_FROM_ANSWER)
         if input.carried is None:
             signed = await self._sign()
             next_period, due = 0, signed.anchor_at
@@ -249,9 +255,15 @@ class SubscriptionWorkflow:
                     )
                     return True
                 return False
+            # The timer starts when this task ends, after the charge it ran: measured from `now` alone,
+            # every period would start late by as long as its charge took.
+            since = max(now, self._answered_at) if self._answered_at is not None else now
+            self._answered_at = None
             with suppress(TimeoutError):
                 await workflow.wait_condition(
-                    self._cancel_unhandled, timeout=due - now, timeout_summary="next period due"
+                    self._cancel_unhandled,
+                    timeout=max(due - since, _YIELD),
+                    timeout_summary="next period due",
                 )
             self._waited = True
 
@@ -272,13 +284,14 @@ class SubscriptionWorkflow:
             )
             if outcome.kind == "paid":
                 self._record_paid(outcome)
+                self._answered_at = self._answered(outcome)
                 return outcome
             if outcome.kind == "not_verified":
                 reason = outcome.reason or "not_verified"
                 status = SubscriptionStatus.ENDED if reason == "no_devices" else SubscriptionStatus.TERMINATED
                 await self._finish(status, f"renewal_not_verified:{reason}")
                 return None
-            now = workflow.now()
+            now = self._answered(outcome)
             self._last_decline = Decline(
                 code=outcome.decline_code or "declined",
                 kind=outcome.decline_kind or "soft",
@@ -364,6 +377,15 @@ class SubscriptionWorkflow:
             summary=summary,
         )
         return outcome
+
+    def _answered(self, outcome: SettleOutcome) -> datetime:
+        """When the charge was answered. `workflow.now()` is when the current workflow task began, and a
+        local activity runs inside that task without moving it on; the worker's clock, recorded in the
+        outcome, says how much later the answer came."""
+        now = workflow.now()
+        if self._wait_from_answer and outcome.answered_at is not None and outcome.answered_at > now:
+            return outcome.answered_at
+        return now
 
     def _record_paid(self, outcome: SettleOutcome) -> None:
         self._period = outcome.period

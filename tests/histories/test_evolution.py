@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from workflows.subscription import PATCH_LEAN_RENEWALS, PATCH_LOCAL_SIGNUP, PATCH_RELEASE_AGREEMENT_ON_CANCEL
+from temporalio.client import WorkflowHistory
+
+from tests.reliability.history import waits_after_charges
+from workflows.subscription import (
+    PATCH_LEAN_RENEWALS,
+    PATCH_LOCAL_SIGNUP,
+    PATCH_RELEASE_AGREEMENT_ON_CANCEL,
+    PATCH_WAIT_FROM_ANSWER,
+)
 
 HERE = Path(__file__).parent
 
@@ -139,3 +147,20 @@ def test_v4_history_renews_locally_and_leaves_charge_times_unindexed_while_activ
     assert "settle_period" not in activity_types(data)
     assert local_activity_types(data).count("settle_period") >= 3
     assert charge_times_indexed_while_active(data) == []
+
+
+@pytest.mark.parametrize("version", ["v3", "v4"])
+def test_histories_before_v5_charge_locally_with_no_answer_time_to_wait_from(version: str) -> None:
+    # Their outcomes carry no answer time, so the new code replays their waits exactly as recorded.
+    name = f"{version}-flaky-card-device-removed-continued-canceled.first-run.json"
+    assert PATCH_WAIT_FROM_ANSWER not in markers(history(name))
+    waits = waits_after_charges(WorkflowHistory.from_json("recorded", (HERE / name).read_text()).events)
+    assert waits and all(w.answered_at is None for w in waits)
+
+
+@pytest.mark.parametrize("run", ["first-run", "last-run"])
+def test_v5_history_records_when_each_charge_was_answered(run: str) -> None:
+    name = f"v5-flaky-card-device-removed-continued-canceled.{run}.json"
+    assert PATCH_WAIT_FROM_ANSWER in markers(history(name))  # each run decides for itself
+    waits = waits_after_charges(WorkflowHistory.from_json("recorded", (HERE / name).read_text()).events)
+    assert waits and all(w.answered_at is not None for w in waits)

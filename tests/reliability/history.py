@@ -4,13 +4,16 @@ retried, which workers did the work, and which worker is in the middle of a work
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
+from activities.names import SETTLE_PERIOD
 from tests.support.temporal import SubscriptionHandle
 
 
@@ -49,6 +52,54 @@ def local_activity_data(event: HistoryEvent) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(marker.details["data"].payloads[0].data)
     return data
+
+
+def local_activity_result(event: HistoryEvent) -> dict[str, Any] | None:
+    """The result a local activity's marker records (as JSON); None for other events, or a failed one."""
+    if local_activity_data(event) is None:
+        return None
+    result = event.marker_recorded_event_attributes.details.get("result")
+    if result is None or not result.payloads:
+        return None
+    value: dict[str, Any] = json.loads(result.payloads[0].data)
+    return value
+
+
+@dataclass(frozen=True)
+class WaitAfterCharge:
+    """A timer started in the workflow task that paid a period with a local charge: the wait for the next."""
+
+    duration: timedelta
+    task_began: datetime  # what `workflow.now()` said throughout that task
+    answered_at: datetime | None  # by the worker's clock; outcomes recorded before v5 have none
+    due: datetime  # the end of the period just charged: when the next one falls due
+
+
+def waits_after_charges(history: Sequence[HistoryEvent]) -> list[WaitAfterCharge]:
+    found = []
+    task_began: datetime | None = None
+    charged: dict[str, Any] | None = None
+    for event in history:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            task_began, charged = event.event_time.ToDatetime(tzinfo=UTC), None
+        data = local_activity_data(event)
+        if data is not None and data["activity_type"] == SETTLE_PERIOD:
+            charged = local_activity_result(event)
+            if charged is not None and charged["kind"] != "paid":
+                charged = None  # a decline's wait is the retry delay, not a due time
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and charged is not None:
+            assert task_began is not None
+            answered = charged.get("answered_at")
+            found.append(
+                WaitAfterCharge(
+                    duration=event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta(),
+                    task_began=task_began,
+                    answered_at=datetime.fromisoformat(answered) if answered else None,
+                    due=datetime.fromisoformat(charged["period_end"]),
+                )
+            )
+            charged = None
+    return found
 
 
 def _local_activity_attempt(event: HistoryEvent) -> int:

@@ -1,6 +1,7 @@
 """Renewals as local activities: a charge still failing after its local attempts goes on as an ordinary
 activity, and a subscription catching up on overdue periods charges each in a workflow task of its own;
-either way every period is charged once."""
+either way every period is charged once. The wait for the next period is measured from when the charge was
+answered, which a local activity does not move `workflow.now()` on to."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from activities.names import SETTLE_PERIOD
 from infra.db import SessionFactory
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import assert_one_charge_per_period, cancel_now, paid_periods, wait_for_paid
-from tests.reliability.history import local_activity_data
+from tests.reliability.history import local_activity_data, waits_after_charges
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
 from tests.support.temporal import SubscriptionHandle, running_worker, start_subscription
@@ -120,3 +121,28 @@ async def test_overdue_periods_are_caught_up_one_workflow_task_each(
     assert len(renewals) >= 4 and len(set(renewals)) == len(renewals)  # one charge per workflow task
     assert scheduled_charges(history) == 0
     assert assert_one_charge_per_period(sandbox_gateway, sessions, contract_id) >= 5
+
+
+async def test_the_wait_for_the_next_period_starts_when_the_charge_was_answered(
+    dev_server_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    sandbox_gateway: SandboxGateway,
+    task_queue: str,
+) -> None:
+    env = dev_server_env
+    product_id = make_product(sessions, cycle="PT2S")
+    devices = make_devices(sessions, owner="rut", count=1)
+    async with running_worker(env, sessions=sessions, gateway_url=sandbox_gateway.url, task_queue=task_queue):
+        contract_id, handle = await start_subscription(
+            env, task_queue=task_queue, user_id="rut", product_id=product_id, device_ids=devices
+        )
+        await wait_for_paid(sessions, {contract_id: 3}, within=30)
+        await cancel_now([handle])
+        history = await events(handle)
+
+    waits = waits_after_charges(history)
+    assert len(waits) >= 3  # after the first period and after each renewal
+    for wait in waits:
+        # The charge ran after the task began; measured from the task's start, the wait would overrun.
+        assert wait.answered_at is not None and wait.answered_at > wait.task_began
+        assert wait.duration == wait.due - wait.answered_at
