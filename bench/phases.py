@@ -167,9 +167,10 @@ def _paid_counts(database_url: str, product_id: str) -> dict[str, tuple[int, dat
 
 
 async def engine_periods_per_s(
-    api: Api, client: Client, *, subscriptions: int, periods: int, progress: Progress
+    api: Api, client: Client, catalog: Catalog, *, periods: int, progress: Progress
 ) -> EngineRun:
-    catalog = await api.catalog(cycle="PT1S", users=subscriptions)
+    """P periods of a subscription for each of the catalog's users (its product has a `PT1S` cycle)."""
+    subscriptions = len(catalog.users)
     started = datetime.now(UTC)
     await gather_limited(16, [_subscribe_job(api, catalog, u, d) for u, d in catalog.users])
     done: dict[str, datetime] = {}
@@ -226,9 +227,9 @@ async def history_events_per_period(client: Client, contract_ids: list[str], per
     return statistics.mean(counts) / periods
 
 
-async def open_subscriptions(api: Api, *, count: int, progress: Progress) -> None:
-    """Subscriptions that stay open (monthly), to see the worker's memory with many of them cached."""
-    catalog = await api.catalog(cycle="P1M", users=count)
+async def open_subscriptions(api: Api, catalog: Catalog, *, progress: Progress) -> None:
+    """A subscription that stays open (monthly) for each of the catalog's users, to see the worker's
+    memory with many of them cached, and what a signup costs with no renewal beside it."""
 
     def job(user_id: str, device_id: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

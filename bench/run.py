@@ -75,9 +75,10 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
             bar.advance(task, options.signup_samples)
             events = await history_events_per_period(client, rates.contract_ids, options.periods)
             task = bar.add_task("open subscriptions (memory)", total=options.open_subscriptions)
-            await open_subscriptions(
-                api, count=options.open_subscriptions, progress=lambda n: bar.advance(task, n)
-            )
+            catalog = await api.catalog(cycle="P1M", users=options.open_subscriptions)
+            before = system.cpu.read()
+            await open_subscriptions(api, catalog, progress=lambda n: bar.advance(task, n))
+            signup_cpu = _per_period(_spent(before, system.cpu.read()), options.open_subscriptions)
             task = bar.add_task("voucher claims on one hot row", total=options.claims)
             claims = await claim_figures(
                 api,
@@ -114,6 +115,11 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         # What the ratio would be if both phases were bound by CPU alone (on a fast machine the defaults
         # leave cores idle, and the 1 s cycle bounds both rates instead).
         "cpu_ratio": sum(rates.cpu_baseline.values()) / sum(rates.cpu_engine.values()),
+        # The engine's periods less their signups (each costs what an open subscription's signup did):
+        # what a renewal costs against a bare period.
+        "cpu_ms_per_signup": sum(signup_cpu.values()),
+        "renewal_cpu_ratio": sum(rates.cpu_baseline.values())
+        / _renewal_ms(rates.cpu_engine, sum(signup_cpu.values()), options.periods),
         **{f"cpu_ms_per_period.baseline.{name}": ms for name, ms in rates.cpu_baseline.items()},
         **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in rates.cpu_engine.items()},
     }
@@ -144,6 +150,9 @@ async def _throughput(
     for round_ in range(options.rounds):
         for phase in ("baseline", "engine") if round_ % 2 == 0 else ("engine", "baseline"):
             advance = functools.partial(bar.advance, tasks[phase])
+            if phase == "engine":
+                # Products and devices are the engine's setting, not its work: made before the clock starts.
+                catalog = await api.catalog(cycle="PT1S", users=options.subscriptions)
             before = system.cpu.read()
             if phase == "baseline":
                 rate = await baseline_periods_per_s(
@@ -154,17 +163,12 @@ async def _throughput(
                 )
             else:
                 run = await engine_periods_per_s(
-                    api,
-                    client,
-                    subscriptions=options.subscriptions,
-                    periods=options.periods,
-                    progress=advance,
+                    api, client, catalog, periods=options.periods, progress=advance
                 )
                 rate, contract_ids = run.periods_per_s, contract_ids or run.contract_ids
             rates[phase].append(rate)
-            after = system.cpu.read()
-            for name in after:
-                cpu[phase][name] = cpu[phase].get(name, 0.0) + after[name] - before.get(name, 0.0)
+            for name, spent in _spent(before, system.cpu.read()).items():
+                cpu[phase][name] = cpu[phase].get(name, 0.0) + spent
     return Rates(
         baseline=rates["baseline"],
         engine=rates["engine"],
@@ -172,6 +176,16 @@ async def _throughput(
         cpu_baseline=_per_period(cpu["baseline"], per_run * options.rounds),
         cpu_engine=_per_period(cpu["engine"], per_run * options.rounds),
     )
+
+
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
+
+
+def _renewal_ms(engine_ms: dict[str, float], signup_ms: float, periods: int) -> float:
+    """CPU ms per renewal: a subscription's P periods cost one signup (its first period) and P - 1
+    renewals."""
+    return (sum(engine_ms.values()) * periods - signup_ms) / (periods - 1)
 
 
 def _per_period(spent_s: dict[str, float], periods: int) -> dict[str, float]:

@@ -142,11 +142,15 @@ def reconcile(
 
 @app.command()
 def bench(
-    subscriptions: int = typer.Option(100, help="Subscriptions (and bare workflows) measured per period."),
-    periods: int = typer.Option(5, help="Periods each runs (PT1S cycle)."),
-    signup_samples: int = typer.Option(20, help="Sequential signups timed."),
+    subscriptions: int = typer.Option(
+        100, min=1, help="Subscriptions (and bare workflows) measured per period."
+    ),
+    periods: int = typer.Option(
+        5, min=2, help="Periods each runs (PT1S cycle): the first is the signup's, the rest renewals."
+    ),
+    signup_samples: int = typer.Option(20, min=1, help="Sequential signups timed."),
     open_subscriptions: int = typer.Option(
-        300, help="Extra monthly subscriptions left open (worker memory)."
+        300, min=1, help="Extra monthly subscriptions left open (worker memory, CPU per signup)."
     ),
     claims: int = typer.Option(600, help="Voucher claims on one hot voucher."),
     claim_concurrency: int = typer.Option(32, help="Concurrent claimers (and raw UPDATE connections)."),
