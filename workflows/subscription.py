@@ -262,7 +262,9 @@ class SubscriptionWorkflow:
             with suppress(TimeoutError):
                 await workflow.wait_condition(
                     self._cancel_unhandled,
-                    timeout=max(due - since, _YIELD),
+                    # Answered after it was due (a charge slower than the rest of its period): a moment's
+                    # wait, and the loop above sees the period due by the server's clock.
+                    timeout=due - since if since < due else _YIELD,
                     timeout_summary="next period due",
                 )
             self._waited = True
