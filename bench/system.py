@@ -98,7 +98,11 @@ class System:
 
 @contextmanager
 def running_system(
-    data_dir: Path, *, database_url: str | None, temporal_address: str | None
+    data_dir: Path,
+    *,
+    database_url: str | None,
+    temporal_address: str | None,
+    timer_shift_ms: int | None = None,
 ) -> Iterator[System]:
     stack = StackSettings(
         data_dir=data_dir,
@@ -110,6 +114,7 @@ def running_system(
         external_temporal_address=temporal_address,
         seed_demo=False,
         temporal_in_memory=True,
+        temporal_timer_shift_ms=timer_shift_ms,
     )
     app = Settings()
     dev = DevStack(stack, app, StackView(Console(file=io.StringIO())), threading.Event())

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from infra.stack_config import StackSettings
-from infra.temporal import DEV_SERVER_TIMER_FLAGS, temporal_cli_path
+from infra.temporal import temporal_cli_path, timer_shift_flags
 from workflows.search_attributes import dev_server_flags
 
 # The directory holding our packages: children import them even when the project is not installed.
@@ -55,7 +55,7 @@ def temporal_dev_server(stack: StackSettings, *, namespace: str) -> list[str]:
         "--namespace",
         namespace,
         *dev_server_flags(),
-        *DEV_SERVER_TIMER_FLAGS,
+        *timer_shift_flags(stack.temporal_timer_shift_ms),
     ]
 
 

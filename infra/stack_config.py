@@ -29,6 +29,9 @@ class StackSettings(BaseSettings):
     seed_demo: bool = True
     # The benchmark keeps Temporal's state in memory: nothing to persist, and no disk in the figures.
     temporal_in_memory: bool = False
+    # How far ahead the dev server's timer queue reads, in ms (None: its default, 1 s); see
+    # `infra.temporal.timer_shift_flags`. Only the benchmark sets it.
+    temporal_timer_shift_ms: int | None = Field(default=None, gt=0)
     startup_timeout_seconds: float = Field(default=120.0, gt=0)
     stop_timeout_seconds: float = Field(default=15.0, gt=0)
 

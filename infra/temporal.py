@@ -22,10 +22,17 @@ def _binary(name: str) -> str:
     return found
 
 
-# The dev server's timer queue reads one second ahead by default, so a timer shorter than that fires after
-# about a second. A wait measured to a due time (the rest of a period after its charge) is often shorter on
-# short cycles; at 50 ms such waits end on time. Every dev server we start (stack, bench, tests) uses it.
-DEV_SERVER_TIMER_FLAGS = ("--dynamic-config-value", 'history.timerProcessorMaxTimeShift="50ms"')
+def timer_shift_flags(milliseconds: int | None) -> list[str]:
+    """Dev-server flags for how far ahead its timer queue reads (`history.timerProcessorMaxTimeShift`,
+    1 s by default); None keeps the default.
+
+    A timer shorter than the shift fires after about the shift. The bench's `PT1S` cycle makes every
+    renewal's wait shorter than a second, and `iot-billing bench --timer-shift-ms` shows what a shorter
+    shift changes. Nothing else sets it: under saturation a shorter shift made this dev server hold
+    some timers for about 24 s (README)."""
+    if milliseconds is None:
+        return []
+    return ["--dynamic-config-value", f'history.timerProcessorMaxTimeShift="{milliseconds}ms"']
 
 
 def temporal_cli_path() -> str:

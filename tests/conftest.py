@@ -18,12 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from infra.db import SessionFactory, make_engine, make_session_factory
 from infra.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.migrate import upgrade
-from infra.temporal import (
-    DEV_SERVER_TIMER_FLAGS,
-    register_search_attributes,
-    temporal_cli_path,
-    test_server_path,
-)
+from infra.temporal import register_search_attributes, temporal_cli_path, test_server_path
 
 pytest_plugins = ["tests.fixtures.sandbox"]
 
@@ -90,7 +85,6 @@ async def dev_server_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
         data_converter=pydantic_data_converter,
         ui=False,
         dev_server_log_level="error",
-        dev_server_extra_args=DEV_SERVER_TIMER_FLAGS,
     )
     await register_search_attributes(env.client)
     yield env

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from infra.embedded_pg import database_url, ensure_database
-from infra.temporal import DEV_SERVER_TIMER_FLAGS, connect, temporal_cli_path
+from infra.temporal import connect, temporal_cli_path
 from tests.fixtures.sandbox import SandboxGateway, free_port
 from tests.reliability.processes import LogRegistry, ManagedProcess, child_environment, tail
 from workflows.search_attributes import dev_server_flags
@@ -104,7 +104,6 @@ class FileBackedDevServer:
             "--port",
             str(port),
             *dev_server_flags(),
-            *DEV_SERVER_TIMER_FLAGS,
         ]
         process = ManagedProcess("temporal", command, child_environment(), logs.path("temporal"))
         return cls(process=process, port=port)
