@@ -81,8 +81,10 @@ async def test_gateway_outage_then_every_due_period_charged_once(
     await asyncio.sleep(OUTAGE_SECONDS)
     assert {c: len(sandbox.ledger(c)) for c in ids} == charged  # the ledger stays readable while it is down
     assert pending_attempts(sessions, ids) == set(ids)  # each waits at its next period, attempt written
-    sandbox.start()
+    # Read before starting it: `start` returns once the gateway is healthy, and a retry may already have
+    # been answered by then.
     up_at = datetime.now(UTC)
+    sandbox.start()
 
     due = {c: periods_due(sessions, c, up_at) for c in ids}
     await wait_for_paid(sessions, due, within=90, what="every period due when the gateway returned")
