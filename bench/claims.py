@@ -86,18 +86,27 @@ def _claims_in_db(database_url: str, voucher_id: str) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def split_evenly(total: int, connections: int) -> list[int]:
+    """`total` operations over at most `connections` connections, none idle and none more than one ahead
+    of another: every operation asked for is run, and fewer operations than connections open fewer."""
+    if total < 1 or connections < 1:
+        raise ValueError(f"need at least one operation and one connection, got {total} and {connections}")
+    used = min(total, connections)
+    return [total // used + (1 if n < total % used else 0) for n in range(used)]
+
+
 def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, connections: int) -> float:
     """Claims through `claim_voucher`, from `connections` threads, each on its own pooled connection. The
     clock starts once every connection is open: the figure is claims, not connection set-up."""
-    engine = make_engine(database_url, pool_size=connections)
+    shares = split_evenly(claims, connections)
+    engine = make_engine(database_url, pool_size=len(shares))
     sessions = make_session_factory(engine)
-    per_connection = claims // connections
-    ready = threading.Barrier(connections + 1, timeout=120)
+    ready = threading.Barrier(len(shares) + 1, timeout=120)
 
     def claimer(worker: int) -> None:
         with engine.connect():
             ready.wait()  # held open until all are, so the pool keeps one per thread
-        for n in range(per_connection):
+        for n in range(shares[worker]):
             with transaction(sessions) as session:
                 claim_voucher(
                     session,
@@ -107,13 +116,13 @@ def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, con
                 )
 
     try:
-        with ThreadPoolExecutor(connections) as pool:
-            running = [pool.submit(claimer, worker) for worker in range(connections)]
+        with ThreadPoolExecutor(len(shares)) as pool:
+            running = [pool.submit(claimer, worker) for worker in range(len(shares))]
             ready.wait()
             started = time.monotonic()
             for each in running:
                 each.result()
-        return per_connection * connections / (time.monotonic() - started)
+        return claims / (time.monotonic() - started)
     finally:
         engine.dispose()
 
@@ -127,24 +136,24 @@ def raw_updates_per_s(database_url: str, *, updates: int, connections: int) -> f
             "stock = excluded.stock",
             (updates,),
         )
-    per_connection = updates // connections
-    ready = threading.Barrier(connections + 1, timeout=120)
+    shares = split_evenly(updates, connections)
+    ready = threading.Barrier(len(shares) + 1, timeout=120)
 
-    def hammer(_: int) -> None:
+    def hammer(worker: int) -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
             ready.wait()
-            for _ in range(per_connection):
+            for _ in range(shares[worker]):
                 conn.execute(
                     "UPDATE bench_hot_row SET claimed = claimed + 1 WHERE id = 1 AND claimed < stock"
                 )
 
-    with ThreadPoolExecutor(connections) as pool:
-        running = [pool.submit(hammer, worker) for worker in range(connections)]
+    with ThreadPoolExecutor(len(shares)) as pool:
+        running = [pool.submit(hammer, worker) for worker in range(len(shares))]
         ready.wait()
         started = time.monotonic()
         for each in running:
             each.result()
-    return per_connection * connections / (time.monotonic() - started)
+    return updates / (time.monotonic() - started)
 
 
 async def claim_figures(api: Api, *, claims: int, concurrency: int, progress: Progress) -> ClaimFigures:

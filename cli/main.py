@@ -152,8 +152,10 @@ def bench(
     open_subscriptions: int = typer.Option(
         300, min=1, help="Extra monthly subscriptions left open (worker memory, CPU per signup)."
     ),
-    claims: int = typer.Option(600, help="Voucher claims on one hot voucher."),
-    claim_concurrency: int = typer.Option(32, help="Concurrent claimers (and raw UPDATE connections)."),
+    claims: int = typer.Option(600, min=1, help="Voucher claims on one hot voucher."),
+    claim_concurrency: int = typer.Option(
+        32, min=1, help="Concurrent claimers (and raw UPDATE connections); fewer when there are fewer claims."
+    ),
     rounds: int = typer.Option(
         2, min=1, help="Rounds of baseline and engine, run B E, E B, ... (the ratio compares their means)."
     ),
