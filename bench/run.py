@@ -125,6 +125,7 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         / _renewal_ms(rates.cpu_engine, sum(signup_cpu.values()), options.periods),
         **{f"cpu_ms_per_period.baseline.{name}": ms for name, ms in rates.cpu_baseline.items()},
         **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in rates.cpu_engine.items()},
+        **{f"cpu_ms_per_signup.{name}": ms for name, ms in signup_cpu.items()},
     }
 
 

@@ -3,6 +3,8 @@ operators query them (`temporal workflow list --query "SubscriptionStatus='past_
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 SUBSCRIPTION_STATUS = SearchAttributeKey.for_keyword("SubscriptionStatus")
@@ -11,6 +13,15 @@ PRODUCT_ID = SearchAttributeKey.for_keyword("ProductId")
 DEVICE_COUNT = SearchAttributeKey.for_int("DeviceCount")
 NEXT_CHARGE_AT = SearchAttributeKey.for_datetime("NextChargeAt")
 PAID_THROUGH = SearchAttributeKey.for_datetime("PaidThrough")
+# What a subscription's workflow indexes about itself.
+SUBSCRIPTION_KEYS: tuple[SearchAttributeKey[Any], ...] = (
+    SUBSCRIPTION_STATUS,
+    USER_ID,
+    PRODUCT_ID,
+    DEVICE_COUNT,
+    NEXT_CHARGE_AT,
+    PAID_THROUGH,
+)
 VOUCHER_STATUS = SearchAttributeKey.for_keyword("VoucherStatus")
 VOUCHER_ID = SearchAttributeKey.for_keyword("VoucherId")
 

@@ -51,6 +51,10 @@ PATCH_LOCAL_SIGNUP = "signup-as-local-activities"
 PATCH_LEAN_RENEWALS = "lean-renewals"
 # Waits measured from when the charge was answered, not from the start of the task that ran it (`_answered`).
 PATCH_WAIT_FROM_ANSWER = "wait-from-charge-answer"
+# One marker standing for all four changes above, so a run records one patch (one marker and one upsert of
+# TemporalChangeVersion) instead of three; and search attributes indexed only where they differ from the
+# run's own (`_refresh_details`), the signup's indexed once, after its first charge (`_sign`).
+PATCH_LEAN_SIGNUP = "lean-signup"
 INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
@@ -114,14 +118,26 @@ class SubscriptionWorkflow:
         # When the last charge was answered, until the next wait has used it (`_wait_until_due`).
         self._wait_from_answer = False
         self._answered_at: datetime | None = None
+        # Whether this run implies the earlier patches and indexes only what differs (see `run`).
+        self._lean_signup = False
 
     # --- main loop ---------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
-        self._local_signup = input.carried is None and workflow.patched(PATCH_LOCAL_SIGNUP)
-        self._lean_renewals = workflow.patched(PATCH_LEAN_RENEWALS)
-        self._wait_from_answer = workflow.patched(PATCH_WAIT_FROM_ANSWER)
+        self._lean_signup = workflow.patched(PATCH_LEAN_SIGNUP)
+        if self._lean_signup:
+            # A run started after this change has every earlier change; asking for each would record a
+            # marker and an upsert apiece. Runs recorded before it ask as they did.
+            self._local_signup = input.carried is None
+            self._lean_renewals = self._wait_from_answer = True
+            self._indexed = {
+                key.name: workflow.info().typed_search_attributes.get(key) for key in sa.SUBSCRIPTION_KEYS
+            }
+        else:
+            self._local_signup = input.carried is None and workflow.patched(PATCH_LOCAL_SIGNUP)
+            self._lean_renewals = workflow.patched(PATCH_LEAN_RENEWALS)
+            self._wait_from_answer = workflow.patched(PATCH_WAIT_FROM_ANSWER)
         if input.carried is None:
             signed = await self._sign()
             next_period, due = 0, signed.anchor_at
@@ -190,7 +206,9 @@ class SubscriptionWorkflow:
         self._resource_type = signed.resource_type
         self._max_devices = signed.max_devices
         self._next_charge_at = signed.anchor_at
-        self._refresh_details()
+        # A local signup charges in this same task, and that charge indexes its outcome: indexing here too
+        # would be a second upsert that no query could see in between.
+        self._refresh_details(index=not (self._lean_signup and self._local_signup))
         return signed
 
     async def _signup_step(
@@ -238,7 +256,7 @@ class SubscriptionWorkflow:
                     "cancel_requested",
                     {"mode": self._cancel.mode.value, "reason": self._cancel.reason},
                 )
-                if workflow.patched(PATCH_RELEASE_AGREEMENT_ON_CANCEL):
+                if self._lean_signup or workflow.patched(PATCH_RELEASE_AGREEMENT_ON_CANCEL):
                     # No charge will follow: the user's payment authorization goes now, not at period end.
                     await workflow.execute_activity(
                         names.RELEASE_AGREEMENT,
@@ -636,7 +654,7 @@ class SubscriptionWorkflow:
             run_number=self._runs,
         )
 
-    def _refresh_details(self) -> None:
+    def _refresh_details(self, *, index: bool = True) -> None:
         """Current details for the UI, and search attributes for queries (upserted only when changed,
         each upsert being a history event and a write to the server's visibility store).
 
@@ -646,6 +664,8 @@ class SubscriptionWorkflow:
         they stay unset while active and live in the current details and the `state` query."""
         state = self.state()
         workflow.set_current_details(render_details(state))
+        if not index:
+            return
         times_indexed = not (self._lean_renewals and state.status is SubscriptionStatus.ACTIVE)
         wanted: list[tuple[SearchAttributeKey[Any], object]] = [
             (sa.SUBSCRIPTION_STATUS, state.status.value),

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-
 from temporalio.client import WorkflowHistory
 
 from tests.reliability.history import waits_after_charges
 from workflows.subscription import (
     PATCH_LEAN_RENEWALS,
+    PATCH_LEAN_SIGNUP,
     PATCH_LOCAL_SIGNUP,
     PATCH_RELEASE_AGREEMENT_ON_CANCEL,
     PATCH_WAIT_FROM_ANSWER,
@@ -68,10 +68,30 @@ def charge_times_indexed_while_active(data: dict[str, object]) -> list[str]:
         if e["eventType"] != "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
             continue
         fields = e["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]["indexedFields"]
-        values = {k: json.loads(base64.b64decode(v["data"])) if v.get("data") else None for k, v in fields.items()}
+        values = {
+            k: json.loads(base64.b64decode(v["data"])) if v.get("data") else None for k, v in fields.items()
+        }
         status = values.get("SubscriptionStatus", status)
         if status == "active":
-            found += [f"{k}={values[k]}" for k in ("NextChargeAt", "PaidThrough") if values.get(k) is not None]
+            found += [
+                f"{k}={values[k]}" for k in ("NextChargeAt", "PaidThrough") if values.get(k) is not None
+            ]
+    return found
+
+
+def upserted_keys_in_order(data: dict[str, object]) -> list[str | set[str]]:
+    """Each local activity's type and each upsert's keys, in history order."""
+    events = data["events"]
+    assert isinstance(events, list)
+    found: list[str | set[str]] = []
+    for e in events:
+        if e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
+            found.append(
+                set(e["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]["indexedFields"])
+            )
+        elif e.get("markerRecordedEventAttributes", {}).get("markerName") == "core_local_activity":
+            payload = e["markerRecordedEventAttributes"]["details"]["data"]["payloads"][0]["data"]
+            found.append(json.loads(base64.b64decode(payload))["activity_type"])
     return found
 
 
@@ -164,3 +184,47 @@ def test_v5_history_records_when_each_charge_was_answered(run: str) -> None:
     assert PATCH_WAIT_FROM_ANSWER in markers(history(name))  # each run decides for itself
     waits = waits_after_charges(WorkflowHistory.from_json("recorded", (HERE / name).read_text()).events)
     assert waits and all(w.answered_at is not None for w in waits)
+
+
+@pytest.mark.parametrize("version", ["v3", "v4", "v5"])
+def test_histories_before_v6_ask_for_each_patch_and_index_after_signing(version: str) -> None:
+    data = history(f"{version}-flaky-card-device-removed-continued-canceled.first-run.json")
+    found = markers(data)
+    assert PATCH_LEAN_SIGNUP not in found
+    assert PATCH_LOCAL_SIGNUP in found
+    steps = upserted_keys_in_order(data)
+    # An upsert between signing and the first charge: the one the v6 patch folds into the charge's.
+    assert steps.index("sign_contract") + 1 < steps.index("settle_period")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "v6-flaky-card-device-removed-continued-canceled.first-run.json",
+        "v6-flaky-card-device-removed-continued-canceled.last-run.json",
+        "v6-updates-signup-devices-cancel.first-run.json",
+        "v6-soft-decline-dunning-exhausted.first-run.json",
+    ],
+)
+def test_v6_runs_record_one_patch_for_every_change_before_it(name: str) -> None:
+    data = history(name)
+    assert markers(data) == {PATCH_LEAN_SIGNUP}
+    assert "settle_period" not in activity_types(data)  # renewals and the first charge stay local
+
+
+def test_v6_signup_indexes_once_after_its_first_charge_and_still_releases_on_cancel() -> None:
+    data = history("v6-updates-signup-devices-cancel.first-run.json")
+    steps = upserted_keys_in_order(data)
+    signing, charging = steps.index("sign_contract"), steps.index("settle_period")
+    assert charging == signing + 1  # nothing indexed in between
+    assert "release_agreement" in activity_types(data)  # the v2 change, implied by the v6 patch
+
+
+def test_v6_continued_run_does_not_index_again_what_it_carried_over() -> None:
+    name = "v6-flaky-card-device-removed-continued-canceled.last-run.json"
+    data = history(name)
+    indexed = [keys for keys in upserted_keys_in_order(data) if isinstance(keys, set)]
+    assert indexed[0] == {"TemporalChangeVersion"}
+    assert all(not keys & {"UserId", "ProductId"} for keys in indexed)
+    waits = waits_after_charges(WorkflowHistory.from_json("recorded", (HERE / name).read_text()).events)
+    assert waits and all(w.answered_at is not None for w in waits)  # the v5 change, implied too
