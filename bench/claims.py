@@ -95,15 +95,27 @@ def split_evenly(total: int, connections: int) -> list[int]:
     return [total // used + (1 if n < total % used else 0) for n in range(used)]
 
 
+def _per_s_once_connected(shares: list[int], job: Callable[[int, threading.Barrier], None]) -> float:
+    """Operations per second of `job(worker, ready)` on a thread per share. Each job opens its connection,
+    waits at `ready`, then runs its share: the clock starts once all are connected."""
+    ready = threading.Barrier(len(shares) + 1, timeout=120)
+    with ThreadPoolExecutor(len(shares)) as pool:
+        running = [pool.submit(job, worker, ready) for worker in range(len(shares))]
+        ready.wait()
+        started = time.monotonic()
+        for each in running:
+            each.result()
+    return sum(shares) / (time.monotonic() - started)
+
+
 def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, connections: int) -> float:
     """Claims through `claim_voucher`, from `connections` threads, each on its own pooled connection. The
     clock starts once every connection is open: the figure is claims, not connection set-up."""
     shares = split_evenly(claims, connections)
     engine = make_engine(database_url, pool_size=len(shares))
     sessions = make_session_factory(engine)
-    ready = threading.Barrier(len(shares) + 1, timeout=120)
 
-    def claimer(worker: int) -> None:
+    def claimer(worker: int, ready: threading.Barrier) -> None:
         with engine.connect():
             ready.wait()  # held open until all are, so the pool keeps one per thread
         for n in range(shares[worker]):
@@ -116,13 +128,7 @@ def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, con
                 )
 
     try:
-        with ThreadPoolExecutor(len(shares)) as pool:
-            running = [pool.submit(claimer, worker) for worker in range(len(shares))]
-            ready.wait()
-            started = time.monotonic()
-            for each in running:
-                each.result()
-        return claims / (time.monotonic() - started)
+        return _per_s_once_connected(shares, claimer)
     finally:
         engine.dispose()
 
@@ -137,9 +143,8 @@ def raw_updates_per_s(database_url: str, *, updates: int, connections: int) -> f
             (updates,),
         )
     shares = split_evenly(updates, connections)
-    ready = threading.Barrier(len(shares) + 1, timeout=120)
 
-    def hammer(worker: int) -> None:
+    def hammer(worker: int, ready: threading.Barrier) -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
             ready.wait()
             for _ in range(shares[worker]):
@@ -147,13 +152,7 @@ def raw_updates_per_s(database_url: str, *, updates: int, connections: int) -> f
                     "UPDATE bench_hot_row SET claimed = claimed + 1 WHERE id = 1 AND claimed < stock"
                 )
 
-    with ThreadPoolExecutor(len(shares)) as pool:
-        running = [pool.submit(hammer, worker) for worker in range(len(shares))]
-        ready.wait()
-        started = time.monotonic()
-        for each in running:
-            each.result()
-    return updates / (time.monotonic() - started)
+    return _per_s_once_connected(shares, hammer)
 
 
 async def claim_figures(api: Api, *, claims: int, concurrency: int, progress: Progress) -> ClaimFigures:

@@ -131,9 +131,8 @@ class SubscriptionWorkflow:
             # marker and an upsert apiece. Runs recorded before it ask as they did.
             self._local_signup = input.carried is None
             self._lean_renewals = self._wait_from_answer = True
-            self._indexed = {
-                key.name: workflow.info().typed_search_attributes.get(key) for key in sa.SUBSCRIPTION_KEYS
-            }
+            started_with = workflow.info().typed_search_attributes
+            self._indexed = {key.name: started_with.get(key) for key in sa.SUBSCRIPTION_KEYS}
         else:
             self._local_signup = input.carried is None and workflow.patched(PATCH_LOCAL_SIGNUP)
             self._lean_renewals = workflow.patched(PATCH_LEAN_RENEWALS)

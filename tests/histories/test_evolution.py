@@ -45,17 +45,7 @@ def markers(data: dict[str, object]) -> set[str]:
 
 def local_activity_types(data: dict[str, object]) -> list[str]:
     """Local activities leave a core_local_activity marker whose `data` names the activity type."""
-    events = data["events"]
-    assert isinstance(events, list)
-    found: list[str] = []
-    for e in events:
-        if e["eventType"] != "EVENT_TYPE_MARKER_RECORDED":
-            continue
-        marker = e["markerRecordedEventAttributes"]
-        if marker["markerName"] == "core_local_activity":
-            payload = marker["details"]["data"]["payloads"][0]["data"]
-            found.append(json.loads(base64.b64decode(payload))["activity_type"])
-    return found
+    return [step for step in local_activities_and_upserts(data) if isinstance(step, str)]
 
 
 def charge_times_indexed_while_active(data: dict[str, object]) -> list[str]:
@@ -79,8 +69,9 @@ def charge_times_indexed_while_active(data: dict[str, object]) -> list[str]:
     return found
 
 
-def upserted_keys_in_order(data: dict[str, object]) -> list[str | set[str]]:
-    """Each local activity's type and each upsert's keys, in history order."""
+def local_activities_and_upserts(data: dict[str, object]) -> list[str | set[str]]:
+    """In history order: each local activity's type (from its core_local_activity marker) and each search
+    attribute upsert's keys."""
     events = data["events"]
     assert isinstance(events, list)
     found: list[str | set[str]] = []
@@ -192,7 +183,7 @@ def test_histories_before_v6_ask_for_each_patch_and_index_after_signing(version:
     found = markers(data)
     assert PATCH_LEAN_SIGNUP not in found
     assert PATCH_LOCAL_SIGNUP in found
-    steps = upserted_keys_in_order(data)
+    steps = local_activities_and_upserts(data)
     # An upsert between signing and the first charge: the one the v6 patch folds into the charge's.
     assert steps.index("sign_contract") + 1 < steps.index("settle_period")
 
@@ -214,7 +205,7 @@ def test_v6_runs_record_one_patch_for_every_change_before_it(name: str) -> None:
 
 def test_v6_signup_indexes_once_after_its_first_charge_and_still_releases_on_cancel() -> None:
     data = history("v6-updates-signup-devices-cancel.first-run.json")
-    steps = upserted_keys_in_order(data)
+    steps = local_activities_and_upserts(data)
     signing, charging = steps.index("sign_contract"), steps.index("settle_period")
     assert charging == signing + 1  # nothing indexed in between
     assert "release_agreement" in activity_types(data)  # the v2 change, implied by the v6 patch
@@ -223,7 +214,7 @@ def test_v6_signup_indexes_once_after_its_first_charge_and_still_releases_on_can
 def test_v6_continued_run_does_not_index_again_what_it_carried_over() -> None:
     name = "v6-flaky-card-device-removed-continued-canceled.last-run.json"
     data = history(name)
-    indexed = [keys for keys in upserted_keys_in_order(data) if isinstance(keys, set)]
+    indexed = [keys for keys in local_activities_and_upserts(data) if isinstance(keys, set)]
     assert indexed[0] == {"TemporalChangeVersion"}
     assert all(not keys & {"UserId", "ProductId"} for keys in indexed)
     waits = waits_after_charges(WorkflowHistory.from_json("recorded", (HERE / name).read_text()).events)
