@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
@@ -84,3 +85,20 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     """The session's psycopg connection, inside the session's transaction: hot paths that never load ORM
     objects run plain SQL on it and skip SQLAlchemy's per-statement compile and bookkeeping."""
     return cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
+
+
+def execute_alone(
+    connection: psycopg.Connection[Any], query: str, params: dict[str, Any]
+) -> psycopg.Cursor[Any]:
+    """Run one statement; with no transaction open, as one autocommitted statement. A single statement is
+    atomic either way, and on its own it needs no BEGIN and COMMIT round trips: the rows it locks are held
+    for the server's work only, not while this thread waits for its turn (the GIL) to send a COMMIT. Its
+    rows are fetched with it, so the cursor stays readable afterwards."""
+    alone = connection.info.transaction_status is TransactionStatus.IDLE
+    if alone:
+        connection.autocommit = True
+    try:
+        return connection.execute(query, params)
+    finally:
+        if alone and not (connection.closed or connection.broken):
+            connection.autocommit = False

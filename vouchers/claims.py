@@ -24,11 +24,10 @@ from functools import cached_property
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
-from infra.db import driver_connection
+from infra.db import driver_connection, execute_alone
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherHolding, VoucherStatus
 from vouchers.errors import IdempotencyKeyReused, NotClaimable, VoucherNotFound
 from vouchers.rules import claim_refusal
@@ -109,20 +108,6 @@ FROM claim_voucher(%(voucher_id)s, %(user_id)s, %(claim_id)s, %(now)s,
 """
 
 
-def _call(connection: psycopg.Connection[Any], params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Run the function; with no transaction open, as one autocommitted statement. It is atomic either way,
-    and on its own it needs no BEGIN and COMMIT round trips: the stripe it takes is held for the server's
-    work only, not while this thread waits for its turn (the GIL) to send a COMMIT."""
-    alone = connection.info.transaction_status is TransactionStatus.IDLE
-    if alone:
-        connection.autocommit = True
-    try:
-        return connection.execute(_CLAIM, params).fetchone()
-    finally:
-        if alone and not (connection.closed or connection.broken):
-            connection.autocommit = False
-
-
 def _refusal(session: Session, *, voucher_id: uuid.UUID, user_id: str, now: datetime) -> Exception:
     """Why the claim was refused, read after the rollback from the newest committed state."""
     session.rollback()
@@ -170,7 +155,7 @@ def claim_voucher(
     }
     connection = driver_connection(session)
     try:
-        row = _call(connection, params)
+        row = execute_alone(connection, _CLAIM, params).fetchone()
     except psycopg.Error as error:
         if error.sqlstate != REFUSED:
             raise
