@@ -1,4 +1,5 @@
-"""Open, extend and revoke device entitlements; every write is an upsert or a bounded update."""
+"""Revoke device entitlements with a bounded update. They are opened and extended by the settlement's
+record statement (`activities.settlement`), which upserts them with the charge's outcome."""
 
 from __future__ import annotations
 
@@ -9,42 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col
 
-from infra.db import driver_connection
 from models.entitlement import Entitlement
 from models.enums import EntitlementStatus
-
-# A retry or a replayed period never shortens what was already granted.
-_OPEN = """
-INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from, valid_until, status)
-SELECT gen_random_uuid(), %(contract_id)s, device_id, %(resource_type)s, %(valid_from)s, %(valid_until)s,
-       'active'
-FROM unnest(%(device_ids)s::varchar[]) AS device_id
-ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE SET
-    valid_until = greatest(entitlements.valid_until, excluded.valid_until),
-    status = 'active', revoke_reason = NULL, updated_at = now()
-"""
-
-
-def open_entitlements(
-    session: Session,
-    *,
-    contract_id: uuid.UUID,
-    resource_type: str,
-    device_ids: Iterable[str],
-    valid_from: datetime,
-    valid_until: datetime,
-) -> None:
-    # Plain SQL on the session's connection: this runs once per paid period, on the hot path.
-    driver_connection(session).execute(
-        _OPEN,
-        {
-            "contract_id": contract_id,
-            "resource_type": resource_type,
-            "device_ids": list(device_ids),
-            "valid_from": valid_from,
-            "valid_until": valid_until,
-        },
-    )
 
 
 def end_entitlements(

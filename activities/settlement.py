@@ -18,15 +18,14 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from sqlmodel import Session
+from psycopg.types.json import Jsonb
 from temporalio.exceptions import ApplicationError
 
-from activities.device_groups import live_devices
-from activities.entitlements import end_entitlements, open_entitlements
+from activities.entitlements import end_entitlements
 from activities.events import append_event
 from activities.names import CONTRACT_NOT_FOUND
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
-from infra.db import SessionFactory, driver_connection, transaction
+from infra.db import SessionFactory, driver_connection, execute_alone, transaction
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
 from models.enums import AttemptStatus, PlanStatus, SubscriptionStatus
@@ -35,6 +34,7 @@ from models.money import Money
 from vouchers.redemption import discount_for_period, mark_used
 from workflows.rules import (
     ContractTerms,
+    LiveDevice,
     LiveProduct,
     Verification,
     price_plan,
@@ -50,7 +50,9 @@ SELECT c.user_id, c.currency, c.agreement_status, c.agreement_cap_minor, c.unit_
        pl.status AS plan_status, pl.device_ids AS plan_device_ids,
        pl.amount_minor AS plan_amount_minor, pl.currency AS plan_currency,
        a.id AS attempt_id, a.status AS attempt_status, a.amount_minor AS attempt_amount_minor,
-       a.currency AS attempt_currency, a.gateway_charge_id, a.decline_code, a.decline_kind
+       a.currency AS attempt_currency, a.gateway_charge_id, a.decline_code, a.decline_kind,
+       (SELECT coalesce(json_agg(json_build_array(d.id, d.owner_user_id, d.status)), '[]')
+        FROM devices d WHERE d.id = ANY(%(live_device_ids)s::varchar[])) AS live_devices
 FROM contracts c
 JOIN products p ON p.id = c.product_id
 LEFT JOIN charge_plans pl ON pl.contract_id = c.id AND pl.period = %(period)s
@@ -59,69 +61,93 @@ WHERE c.id = %(contract_id)s
 FOR UPDATE OF c
 """
 
-# Claim 3: a plan not yet paid is updated to the devices and price that apply now.
-_UPSERT_PLAN = """
-INSERT INTO charge_plans (id, contract_id, period, period_start, period_end, due_at, device_ids,
-                          unit_price_minor, gross_minor, discount_minor, amount_minor, currency, status)
-VALUES (%(id)s, %(contract_id)s, %(period)s, %(period_start)s, %(period_end)s, %(due_at)s, %(device_ids)s,
-        %(unit_price_minor)s, %(gross_minor)s, %(discount_minor)s, %(amount_minor)s, %(currency)s, 'pending')
-ON CONFLICT ON CONSTRAINT uq_charge_plans_contract_period DO UPDATE SET
-    device_ids = excluded.device_ids, unit_price_minor = excluded.unit_price_minor,
-    gross_minor = excluded.gross_minor, discount_minor = excluded.discount_minor,
-    amount_minor = excluded.amount_minor, due_at = excluded.due_at
-WHERE charge_plans.status = 'pending'
-"""
-
-_INSERT_ATTEMPT = """
-INSERT INTO charge_attempts
-    (id, contract_id, period, attempt, idempotency_key, amount_minor, currency, status)
-VALUES (%(id)s, %(contract_id)s, %(period)s, %(attempt)s, %(key)s, %(amount_minor)s, %(currency)s, 'pending')
-"""
-
-_REPRICE_CONTRACT = """
+# The plan, the pending attempt and the contract's current terms, in one statement (the contract is locked
+# by the load). Claim 3: a plan not yet paid is updated to the devices and price that apply now.
+_WRITE_PENDING = """
+WITH plan AS (
+    INSERT INTO charge_plans (id, contract_id, period, period_start, period_end, due_at, device_ids,
+                              unit_price_minor, gross_minor, discount_minor, amount_minor, currency, status)
+    VALUES (%(plan_id)s, %(contract_id)s, %(period)s, %(period_start)s, %(period_end)s, %(due_at)s,
+            %(device_ids)s, %(unit_price_minor)s, %(gross_minor)s, %(discount_minor)s, %(amount_minor)s,
+            %(currency)s, 'pending')
+    ON CONFLICT ON CONSTRAINT uq_charge_plans_contract_period DO UPDATE SET
+        device_ids = excluded.device_ids, unit_price_minor = excluded.unit_price_minor,
+        gross_minor = excluded.gross_minor, discount_minor = excluded.discount_minor,
+        amount_minor = excluded.amount_minor, due_at = excluded.due_at
+    WHERE charge_plans.status = 'pending'
+), attempt AS (
+    INSERT INTO charge_attempts
+        (id, contract_id, period, attempt, idempotency_key, amount_minor, currency, status)
+    VALUES (%(attempt_id)s, %(contract_id)s, %(period)s, %(attempt)s, %(key)s, %(amount_minor)s,
+            %(currency)s, 'pending')
+)
 UPDATE contracts SET unit_price_minor = %(unit_price_minor)s, price_version = %(price_version)s,
                      device_ids = %(device_ids)s, updated_at = now()
 WHERE id = %(contract_id)s
 """
 
-# The contract row is locked first, as every other writer of a contract does, so writers never deadlock.
-_CONTRACT_PAID = """
-UPDATE contracts SET status = 'active', current_period = %(period)s, period_start = %(start)s,
-                     period_end = %(end)s, paid_through = %(end)s, updated_at = %(now)s
-WHERE id = %(contract_id)s
-RETURNING resource_type, voucher_claim_id
-"""
-
-_CONTRACT_DECLINED = (
-    "UPDATE contracts SET status = %(status)s, updated_at = %(now)s WHERE id = %(contract_id)s"
+# Phase 3 as one statement. Each sub-statement reads the contract through `contract`, so the contract row is
+# locked first, as every other writer of a contract does, and writers never deadlock.
+_RECORD_PAID = """
+WITH contract AS (
+    UPDATE contracts SET status = 'active', current_period = %(period)s, period_start = %(start)s,
+                         period_end = %(end)s, paid_through = %(end)s, updated_at = %(now)s
+    WHERE id = %(contract_id)s
+    RETURNING id, resource_type
+), attempt AS (
+    UPDATE charge_attempts SET status = %(attempt_status)s, gateway_charge_id = %(charge_id)s,
+                               completed_at = %(now)s, decline_code = NULL, decline_kind = NULL
+    WHERE id = %(attempt_id)s AND contract_id = (SELECT id FROM contract)
+), plan AS (
+    UPDATE charge_plans SET status = 'paid', paid_at = %(now)s
+    WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
+    RETURNING device_ids, discount_minor
+), entitled AS (
+    -- Claims 1 and 6: every device of the paid plan, until the period end; a retry or a replayed period
+    -- never shortens what was already granted.
+    INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from, valid_until, status)
+    SELECT gen_random_uuid(), contract.id, device_id, contract.resource_type, %(start)s, %(end)s, 'active'
+    FROM contract, plan, unnest(plan.device_ids) AS device_id
+    ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE SET
+        valid_until = greatest(entitlements.valid_until, excluded.valid_until),
+        status = 'active', revoke_reason = NULL, updated_at = now()
+), logged AS (
+    INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
+    SELECT id, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s FROM contract
+    ON CONFLICT (dedup_key) DO NOTHING
 )
-
-_ATTEMPT_DONE = """
-UPDATE charge_attempts SET status = %(status)s, gateway_charge_id = %(charge_id)s, completed_at = %(now)s,
-                           decline_code = %(decline_code)s, decline_kind = %(decline_kind)s
-WHERE id = %(attempt_id)s
+SELECT device_ids, discount_minor FROM plan
 """
 
-_PLAN_PAID = """
-UPDATE charge_plans SET status = 'paid', paid_at = %(now)s
-WHERE contract_id = %(contract_id)s AND period = %(period)s
-RETURNING device_ids, discount_minor
-"""
-
-_PLAN_DEVICES = (
-    "SELECT device_ids FROM charge_plans WHERE contract_id = %(contract_id)s AND period = %(period)s"
+_RECORD_DECLINED = """
+WITH contract AS (
+    UPDATE contracts SET status = %(status)s, updated_at = %(now)s WHERE id = %(contract_id)s RETURNING id
+), attempt AS (
+    UPDATE charge_attempts SET status = %(attempt_status)s, gateway_charge_id = %(charge_id)s,
+                               completed_at = %(now)s, decline_code = %(decline_code)s,
+                               decline_kind = %(decline_kind)s
+    WHERE id = %(attempt_id)s AND contract_id = (SELECT id FROM contract)
+), logged AS (
+    INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
+    SELECT id, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s FROM contract
+    ON CONFLICT (dedup_key) DO NOTHING
 )
+SELECT device_ids, discount_minor FROM charge_plans
+WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
+"""
 
 
 def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, Any]:
-    row = (
-        db.cursor(row_factory=dict_row)
-        .execute(
-            _LOAD,
-            {"contract_id": request.contract_id, "period": request.period, "attempt": request.attempt},
-        )
-        .fetchone()
-    )
+    params = {
+        "contract_id": request.contract_id,
+        "period": request.period,
+        "attempt": request.attempt,
+        # A renewal is verified against its devices as they are now; the first period needs none.
+        "live_device_ids": list(request.device_ids) if request.period > 0 else [],
+    }
+    with db.pipeline():  # BEGIN goes with the load, not in a round trip of its own
+        cursor = db.cursor(row_factory=dict_row).execute(_LOAD, params)
+    row = cursor.fetchone()
     if row is None:
         raise ApplicationError(
             f"no contract {request.contract_id}", type=CONTRACT_NOT_FOUND, non_retryable=True
@@ -129,7 +155,7 @@ def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, 
     return row
 
 
-def _verify(session: Session, row: dict[str, Any], request: SettlePeriodInput) -> Verification:
+def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
     if request.period == 0:
         # Claim 2: the first plan is executed directly, from the contract just signed.
         return Verification(price_plan(request.device_ids, row["unit_price_minor"]), None)
@@ -147,7 +173,7 @@ def _verify(session: Session, row: dict[str, Any], request: SettlePeriodInput) -
             max_devices=row["max_devices"],
         ),
         group=request.device_ids,
-        devices=live_devices(session, request.device_ids),
+        devices=[LiveDevice(*device) for device in row["live_devices"]],
     )
 
 
@@ -185,6 +211,7 @@ class _Pending:
     agreement_id: str
     idempotency_key: str
     amount: Money
+    voucher_claim_id: uuid.UUID | None  # the contract's voucher claim, redeemed by its first paid charge
 
 
 def _finished_outcome(base: _Base, row: dict[str, Any]) -> SettleOutcome | None:
@@ -225,9 +252,10 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 row["agreement_id"],
                 charge_idempotency_key(base.contract_id, request.period, request.attempt),
                 Money(amount_minor=row["attempt_amount_minor"], currency=row["attempt_currency"]),
+                row["voucher_claim_id"],
             )
 
-        verification = _verify(session, row, request)
+        verification = _verify(row, request)
         if not verification.ok:
             assert verification.failure is not None
             append_event(
@@ -257,45 +285,27 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
         devices = list(priced.device_ids)
         attempt_id = uuid.uuid4()
         key = charge_idempotency_key(base.contract_id, request.period, request.attempt)
-        with db.pipeline():
-            db.execute(
-                _UPSERT_PLAN,
-                {
-                    "id": uuid.uuid4(),
-                    "contract_id": base.contract_id,
-                    "period": request.period,
-                    "period_start": base.start,
-                    "period_end": base.end,
-                    "due_at": request.due_at,
-                    "device_ids": devices,
-                    "unit_price_minor": priced.unit_price_minor,
-                    "gross_minor": priced.gross_minor,
-                    "discount_minor": priced.discount_minor,
-                    "amount_minor": priced.amount_minor,
-                    "currency": row["currency"],
-                },
-            )
-            db.execute(
-                _INSERT_ATTEMPT,
-                {
-                    "id": attempt_id,
-                    "contract_id": base.contract_id,
-                    "period": request.period,
-                    "attempt": request.attempt,
-                    "key": key,
-                    "amount_minor": priced.amount_minor,
-                    "currency": row["currency"],
-                },
-            )
-            db.execute(
-                _REPRICE_CONTRACT,
-                {
-                    "contract_id": base.contract_id,
-                    "unit_price_minor": priced.unit_price_minor,
-                    "price_version": row["price_version"],
-                    "device_ids": devices,
-                },
-            )
+        db.execute(
+            _WRITE_PENDING,
+            {
+                "plan_id": uuid.uuid4(),
+                "attempt_id": attempt_id,
+                "contract_id": base.contract_id,
+                "period": request.period,
+                "attempt": request.attempt,
+                "key": key,
+                "period_start": base.start,
+                "period_end": base.end,
+                "due_at": request.due_at,
+                "device_ids": devices,
+                "unit_price_minor": priced.unit_price_minor,
+                "price_version": row["price_version"],
+                "gross_minor": priced.gross_minor,
+                "discount_minor": priced.discount_minor,
+                "amount_minor": priced.amount_minor,
+                "currency": row["currency"],
+            },
+        )
         # Claim 7: a device that left the group (signal, unbind, transfer) keeps its entitlement only to
         # the paid-through time, which is this period's start.
         left = [d for d in row["device_ids"] if d not in priced.device_ids]
@@ -313,72 +323,55 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
             row["agreement_id"],
             key,
             Money(amount_minor=priced.amount_minor, currency=row["currency"]),
+            row["voucher_claim_id"],
         )
 
 
 def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | None) -> SettleOutcome:
-    """Phase 3 (one transaction): the attempt's outcome, the plan, the contract, entitlements, events.
-    `result` is None for a plan discounted to nothing: paid without a gateway charge."""
+    """Phase 3 (one statement, one transaction): the attempt's outcome, the plan, the contract,
+    entitlements, events. `result` is None for a plan discounted to nothing: paid without a gateway charge."""
     base, request = pending.base, pending.base.request
-    now = datetime.now(UTC)
-    keys = {"contract_id": base.contract_id, "period": request.period, "now": now}
     paid = result is None or result.status == ChargeStatus.SUCCEEDED
     charge_id = result.charge_id if result else None
     decline_code = None if paid or result is None else result.decline_code
     decline_kind = (
         None if paid or result is None or result.decline_kind is None else result.decline_kind.value
     )
+    kind = "period_paid" if paid else "charge_declined"
+    detail: dict[str, Any] = (
+        {"charge_id": charge_id or "", "amount_minor": pending.amount.amount_minor}
+        if paid
+        else {"code": decline_code or "", "kind": decline_kind or ""}
+    )
+    now = datetime.now(UTC)
+    params = {
+        "contract_id": base.contract_id,
+        "period": request.period,
+        "now": now,
+        "start": base.start,
+        "end": base.end,
+        "status": (SubscriptionStatus.PAST_DUE if request.period > 0 else SubscriptionStatus.SIGNING).value,
+        "attempt_id": pending.attempt_id,
+        "attempt_status": (AttemptStatus.SUCCEEDED if paid else AttemptStatus.DECLINED).value,
+        "charge_id": charge_id,
+        "decline_code": decline_code,
+        "decline_kind": decline_kind,
+        "dedup_key": f"{base.contract_id}:{kind}:p{request.period}:a{request.attempt}",
+        "kind": kind,
+        "detail": Jsonb(detail),
+    }
+    # A voucher is redeemed in the same transaction; without one, the statement commits on its own.
+    redeems = paid and pending.voucher_claim_id is not None
     with transaction(sessions) as session:
         db = driver_connection(session)
-        if paid:
-            contract = db.execute(_CONTRACT_PAID, {**keys, "start": base.start, "end": base.end}).fetchone()
-            assert contract is not None  # _prepare found it moments ago
-            resource_type, voucher_claim_id = contract
-            kind = "period_paid"
-            detail: dict[str, Any] = {
-                "charge_id": charge_id or "",
-                "amount_minor": pending.amount.amount_minor,
-            }
-        else:
-            status = SubscriptionStatus.PAST_DUE if request.period > 0 else SubscriptionStatus.SIGNING
-            db.execute(_CONTRACT_DECLINED, {**keys, "status": status.value})
-            kind, detail = "charge_declined", {"code": decline_code or "", "kind": decline_kind or ""}
-        db.execute(
-            _ATTEMPT_DONE,
-            {
-                **keys,
-                "attempt_id": pending.attempt_id,
-                "status": (AttemptStatus.SUCCEEDED if paid else AttemptStatus.DECLINED).value,
-                "charge_id": charge_id,
-                "decline_code": decline_code,
-                "decline_kind": decline_kind,
-            },
-        )
-        plan = db.execute(_PLAN_PAID if paid else _PLAN_DEVICES, keys).fetchone()
-        assert plan is not None
+        statement = _RECORD_PAID if paid else _RECORD_DECLINED
+        plan = (db.execute(statement, params) if redeems else execute_alone(db, statement, params)).fetchone()
+        assert plan is not None, "_prepare wrote the contract's plan moments ago"
         device_ids: list[str] = plan[0]
-        with db.pipeline():
-            if paid:
-                # Claims 1 and 6: entitle every device of the paid plan until the period end.
-                open_entitlements(
-                    session,
-                    contract_id=base.contract_id,
-                    resource_type=resource_type,
-                    device_ids=device_ids,
-                    valid_from=base.start,
-                    valid_until=base.end,
-                )
-            append_event(
-                session,
-                contract_id=base.contract_id,
-                dedup_key=f"{base.contract_id}:{kind}:p{request.period}:a{request.attempt}",
-                kind=kind,
-                period=request.period,
-                detail=detail,
-            )
-        if paid and voucher_claim_id is not None and plan[1] > 0:
+        if redeems and plan[1] > 0:
             # The voucher is redeemed by the first charge it paid towards, and only then.
-            mark_used(session, claim_id=voucher_claim_id, contract_id=base.contract_id, now=now)
+            assert pending.voucher_claim_id is not None
+            mark_used(session, claim_id=pending.voucher_claim_id, contract_id=base.contract_id, now=now)
     if paid:
         return base.outcome("paid", device_ids=tuple(device_ids), amount=pending.amount, charge_id=charge_id)
     return base.outcome(

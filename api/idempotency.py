@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.problems import IDEMPOTENCY_KEY_REUSED
-from infra.db import SessionFactory, transaction
-from models.idempotency import IdempotencyRecord
+from infra.db import SessionFactory, driver_connection, execute_alone, transaction
 
 HEADER = "Idempotency-Key"
 
@@ -48,10 +46,6 @@ class Reservation:
     def answered(self) -> bool:
         return self.response_status is not None
 
-    @classmethod
-    def of(cls, record: IdempotencyRecord) -> Reservation:
-        return cls(record.id, record.resource_id, record.response_status, dict(record.response_body))
-
 
 def request_hash(body: BaseModel) -> str:
     """sha256 of the body after parsing (defaults filled, keys sorted): formatting does not matter."""
@@ -59,26 +53,42 @@ def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _matching(record: IdempotencyRecord, digest: str) -> Reservation:
-    if record.request_hash != digest:
+# Plain SQL on the session's connection: every signup runs these, and the ORM's statement building was
+# most of the API's own work per signup.
+_FIND = """
+SELECT id, resource_id, response_status, response_body, request_hash FROM idempotency_records
+WHERE scope = %(scope)s AND user_id = %(user_id)s AND key = %(key)s
+"""
+
+_RESERVE = """
+INSERT INTO idempotency_records (id, scope, user_id, key, request_hash, resource_id, response_body)
+VALUES (%(id)s, %(scope)s, %(user_id)s, %(key)s, %(digest)s, %(resource_id)s, '{}')
+ON CONFLICT ON CONSTRAINT uq_idempotency_scope_user_key DO NOTHING
+RETURNING id
+"""
+
+# The first stored answer wins (a concurrent duplicate computed the same).
+_STORE_ANSWER = """
+UPDATE idempotency_records SET response_status = %(status)s, response_body = %(body)s
+WHERE id = %(id)s AND response_status IS NULL
+"""
+
+
+def find(session: Session, *, scope: str, user_id: str, key: str, digest: str) -> Reservation | None:
+    """The earlier reservation of this key, or None; a different body under the same key is refused."""
+    row = (
+        driver_connection(session).execute(_FIND, {"scope": scope, "user_id": user_id, "key": key}).fetchone()
+    )
+    if row is None:
+        return None
+    record_id, resource_id, response_status, response_body, stored_digest = row
+    if stored_digest != digest:
         raise IDEMPOTENCY_KEY_REUSED(
             "this Idempotency-Key was already used with a different request body",
             field=HEADER,
             code="idempotency_key_reused",
         )
-    return Reservation.of(record)
-
-
-def find(session: Session, *, scope: str, user_id: str, key: str, digest: str) -> Reservation | None:
-    """The earlier reservation of this key, or None; a different body under the same key is refused."""
-    record = session.exec(
-        select(IdempotencyRecord).where(
-            col(IdempotencyRecord.scope) == scope,
-            col(IdempotencyRecord.user_id) == user_id,
-            col(IdempotencyRecord.key) == key,
-        )
-    ).first()
-    return None if record is None else _matching(record, digest)
+    return Reservation(record_id, resource_id, response_status, dict(response_body))
 
 
 def reserve(
@@ -86,20 +96,21 @@ def reserve(
 ) -> Reservation:
     """Reserve the key for a new resource, or return the reservation a concurrent request made first.
     The caller commits: only then does a concurrent twin see the key taken."""
-    inserted = session.execute(
-        insert(IdempotencyRecord)
-        .values(
-            id=uuid.uuid4(),
-            scope=scope,
-            user_id=user_id,
-            key=key,
-            request_hash=digest,
-            resource_id=resource_id,
-            response_body={},
+    inserted = (
+        driver_connection(session)
+        .execute(
+            _RESERVE,
+            {
+                "id": uuid.uuid4(),
+                "scope": scope,
+                "user_id": user_id,
+                "key": key,
+                "digest": digest,
+                "resource_id": resource_id,
+            },
         )
-        .on_conflict_do_nothing(constraint="uq_idempotency_scope_user_key")
-        .returning(col(IdempotencyRecord.id))
-    ).first()
+        .fetchone()
+    )
     if inserted is not None:
         return Reservation(inserted[0], resource_id, None, {})
     # The conflicting row is committed (ON CONFLICT waited for it), and this statement's snapshot sees it.
@@ -111,10 +122,10 @@ def reserve(
 def store_answer(
     sessions: SessionFactory, *, record_id: uuid.UUID, status: int, body: dict[str, Any]
 ) -> None:
-    """Remember the answer; the first stored answer wins (a concurrent duplicate computed the same)."""
+    """Remember the answer, in one statement committed on its own."""
     with transaction(sessions) as session:
-        session.execute(
-            update(IdempotencyRecord)
-            .where(col(IdempotencyRecord.id) == record_id, col(IdempotencyRecord.response_status).is_(None))
-            .values(response_status=status, response_body=body)
+        execute_alone(
+            driver_connection(session),
+            _STORE_ANSWER,
+            {"id": record_id, "status": status, "body": Jsonb(body)},
         )

@@ -64,9 +64,12 @@ def release_agreement(agreement_id: str, ledger: LedgerDep) -> Agreement:
     return agreement
 
 
-@router.post("/v1/charges")
-def charge(body: ChargeRequest, ledger: LedgerDep, settings: SettingsDep) -> ChargeResult:
+@router.post("/v1/charges", response_model=ChargeResult)
+def charge(body: ChargeRequest, request: Request) -> Response:
     """Charge once per idempotency key; declines are answers (200), not errors."""
+    # Every period of every subscription comes through here: the app state is read directly rather than
+    # through dependencies, and the answer is serialised once (a returned model is validated again).
+    ledger, settings = _ledger(request), _settings(request)
     recorded = ledger.charge(body)
     log.info(
         "charge_answered",
@@ -79,7 +82,7 @@ def charge(body: ChargeRequest, ledger: LedgerDep, settings: SettingsDep) -> Cha
     if recorded.delay_response:
         # Committed but not yet answered: a caller with a shorter timeout sees the response as lost.
         time.sleep(settings.lost_response_delay_seconds)
-    return recorded.result
+    return Response(recorded.result.model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/charges")

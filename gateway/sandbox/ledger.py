@@ -105,9 +105,12 @@ class SandboxLedger:
         """Record one charge per idempotency key, in plain SQL: every renewal comes through here."""
         with self._engine.begin() as sa_conn:
             conn = cast("psycopg.Connection[Any]", sa_conn.connection.driver_connection)
-            # The row lock serialises charges per agreement, so the count read after it is race-free.
-            agreement = conn.execute(_LOCK_AGREEMENT, {"agreement_id": request.agreement_id}).fetchone()
-            looked = conn.execute(_EARLIER_AND_REPLAY, _keys(request)).fetchone()
+            # The row lock serialises charges per agreement, so the count read after it (its own statement,
+            # its own snapshot) is race-free. One round trip for BEGIN, the lock and the look.
+            with conn.pipeline():
+                locking = conn.execute(_LOCK_AGREEMENT, {"agreement_id": request.agreement_id})
+                looking = conn.execute(_EARLIER_AND_REPLAY, _keys(request))
+            agreement, looked = locking.fetchone(), looking.fetchone()
             assert looked is not None, "an aggregate query returns one row"
             earlier, replayed = looked
             if replayed is not None:

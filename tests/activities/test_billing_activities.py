@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.billing import BillingActivities
-from activities.entitlements import open_entitlements
 from gateway.http_client import HttpPaymentGateway
 from gateway.protocol import ChargeReference, ChargeResult, GatewayUnavailable
 from infra.db import SessionFactory, transaction
@@ -150,22 +149,31 @@ def test_finish_contract_twice_is_harmless(
     assert all(e.status is EntitlementStatus.REVOKED for e in saved.entitlements.values())
 
 
-def test_opening_entitlements_again_never_shortens_them(
+def test_a_paid_period_never_shortens_an_entitlement_granted_further(
     acts: BillingActivities, sessions: SessionFactory
 ) -> None:
     signed = sign(acts, sessions, "sandbox_ok")
     contract_id = uuid.UUID(signed.contract_id)
-    start = datetime(2027, 1, 1, tzinfo=UTC)
-    for until in (start + timedelta(days=60), start + timedelta(days=30)):
-        with transaction(sessions) as session:
-            open_entitlements(
-                session,
+    kept, extended = signed.device_ids
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    with transaction(sessions) as session:
+        session.add(
+            Entitlement(
                 contract_id=contract_id,
+                device_id=extended,
                 resource_type="video",
-                device_ids=["cam-x"],
-                valid_from=start,
-                valid_until=until,
+                valid_from=signed.anchor_at,
+                valid_until=later,
+                status=EntitlementStatus.REVOKED,
+                revoke_reason="test",
             )
+        )
+    outcome = settle(acts, signed)
+    assert outcome.kind == "paid"
     with transaction(sessions) as session:
         rows = session.exec(select(Entitlement).where(Entitlement.contract_id == contract_id)).all()
-    assert [(r.device_id, r.valid_until) for r in rows] == [("cam-x", start + timedelta(days=60))]
+    granted = {r.device_id: (r.valid_until, r.status, r.revoke_reason) for r in rows}
+    assert granted == {
+        kept: (outcome.period_end, EntitlementStatus.ACTIVE, None),
+        extended: (later, EntitlementStatus.ACTIVE, None),
+    }
