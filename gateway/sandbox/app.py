@@ -10,6 +10,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import create_engine
 
 from gateway.protocol import Agreement, ChargeResult, ChargeStatus
@@ -37,17 +38,15 @@ def _settings(request: Request) -> SandboxSettings:
 
 
 LedgerDep = Annotated[SandboxLedger, Depends(_ledger)]
-SettingsDep = Annotated[SandboxSettings, Depends(_settings)]
 
 
-@router.post("/v1/agreements", status_code=status.HTTP_201_CREATED)
-def sign_agreement(body: SignRequest, response: Response, ledger: LedgerDep) -> Agreement:
+@router.post("/v1/agreements", status_code=status.HTTP_201_CREATED, response_model=Agreement)
+def sign_agreement(body: SignRequest, request: Request) -> Response:
     """Sign a recurring agreement; the same `reference` returns the agreement already signed (200)."""
-    signed = ledger.sign(body)
-    if not signed.created:
-        response.status_code = status.HTTP_200_OK
+    # Every signup comes through here: read and answered as `charge` is.
+    signed = _ledger(request).sign(body)
     log.info("agreement_signed", agreement_id=signed.agreement.agreement_id, created=signed.created)
-    return signed.agreement
+    return _json(signed.agreement, status.HTTP_201_CREATED if signed.created else status.HTTP_200_OK)
 
 
 @router.get("/v1/agreements/{agreement_id}")
@@ -68,7 +67,7 @@ def release_agreement(agreement_id: str, ledger: LedgerDep) -> Agreement:
 def charge(body: ChargeRequest, request: Request) -> Response:
     """Charge once per idempotency key; declines are answers (200), not errors."""
     # Every period of every subscription comes through here: the app state is read directly rather than
-    # through dependencies, and the answer is serialised once (a returned model is validated again).
+    # through dependencies, and the answer is serialised once.
     ledger, settings = _ledger(request), _settings(request)
     recorded = ledger.charge(body)
     log.info(
@@ -82,7 +81,12 @@ def charge(body: ChargeRequest, request: Request) -> Response:
     if recorded.delay_response:
         # Committed but not yet answered: a caller with a shorter timeout sees the response as lost.
         time.sleep(settings.lost_response_delay_seconds)
-    return Response(recorded.result.model_dump_json(), media_type="application/json")
+    return _json(recorded.result, status.HTTP_200_OK)
+
+
+def _json(model: BaseModel, status_code: int) -> Response:
+    """The model as JSON, serialised once: FastAPI would validate a returned model again first."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.get("/v1/charges")

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Engine, Row, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 
 from gateway.protocol import (
     Agreement,
@@ -51,30 +50,33 @@ class SandboxLedger:
         refusal = signing_refusal(request.agreement_token)
         if refusal is not None:
             raise Problem(status=402, code=refusal.code, title="Agreement not signed", detail=refusal.detail)
-        now = datetime.now(UTC)
-        with self._engine.begin() as conn:
-            inserted = conn.execute(
-                insert(agreements)
-                .values(
-                    agreement_id=f"agr_{uuid.uuid4().hex}",
-                    reference=request.reference,
-                    user_id=request.user_id,
-                    token=request.agreement_token,
-                    status=AgreementStatus.ACTIVE.value,
-                    cap_amount_minor=request.single_charge_cap.amount_minor,
-                    cap_currency=request.single_charge_cap.currency,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=[agreements.c.reference])
-                .returning(agreements)
-            ).one_or_none()
-            if inserted is not None:
-                return SignedAgreement(_agreement(inserted), created=True)
-            existing = conn.execute(
-                select(agreements).where(agreements.c.reference == request.reference)
-            ).one()
-            return SignedAgreement(_agreement(existing), created=False)
+        keys = {"reference": request.reference}
+        with self._engine.begin() as sa_conn:
+            conn = cast("psycopg.Connection[Any]", sa_conn.connection.driver_connection)
+            row = (
+                conn.execute(
+                    _SIGN,
+                    {
+                        **keys,
+                        "agreement_id": f"agr_{uuid.uuid4().hex}",
+                        "user_id": request.user_id,
+                        "token": request.agreement_token,
+                        "status": AgreementStatus.ACTIVE.value,
+                        "cap_amount_minor": request.single_charge_cap.amount_minor,
+                        "cap_currency": request.single_charge_cap.currency,
+                        "now": datetime.now(UTC),
+                    },
+                ).fetchone()
+                or conn.execute(_SIGNED_BEFORE, keys).fetchone()
+            )
+        assert row is not None, "the agreement under this reference is inserted or found"
+        agreement_id, status, cap_amount_minor, cap_currency, created = row
+        agreement = Agreement(
+            agreement_id=agreement_id,
+            status=AgreementStatus(status),
+            single_charge_cap=Money(amount_minor=cap_amount_minor, currency=cap_currency),
+        )
+        return SignedAgreement(agreement, created=created)
 
     def get_agreement(self, agreement_id: str) -> Agreement:
         with self._engine.connect() as conn:
@@ -190,6 +192,28 @@ def _ledger_charge(row: Mapping[Any, Any]) -> LedgerCharge:
         created_at=row["created_at"],
     )
 
+
+# Signing is idempotent by reference: the agreement is inserted, or the one signed before is found. A twin
+# committed while this statement ran is not in its snapshot: `_SIGNED_BEFORE`, a statement of its own, is.
+_SIGN = """
+WITH inserted AS (
+    INSERT INTO sandbox.agreements (agreement_id, reference, user_id, token, status, cap_amount_minor,
+                                    cap_currency, created_at, updated_at)
+    VALUES (%(agreement_id)s, %(reference)s, %(user_id)s, %(token)s, %(status)s, %(cap_amount_minor)s,
+            %(cap_currency)s, %(now)s, %(now)s)
+    ON CONFLICT (reference) DO NOTHING
+    RETURNING agreement_id, status, cap_amount_minor, cap_currency
+)
+SELECT agreement_id, status, cap_amount_minor, cap_currency, true FROM inserted
+UNION ALL
+SELECT agreement_id, status, cap_amount_minor, cap_currency, false FROM sandbox.agreements
+WHERE reference = %(reference)s AND NOT EXISTS (SELECT 1 FROM inserted)
+"""
+
+_SIGNED_BEFORE = """
+SELECT agreement_id, status, cap_amount_minor, cap_currency, false FROM sandbox.agreements
+WHERE reference = %(reference)s
+"""
 
 _LOCK_AGREEMENT = """
 SELECT token, status, cap_amount_minor, cap_currency FROM sandbox.agreements

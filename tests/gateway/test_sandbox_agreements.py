@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
 import pytest
+from sqlalchemy import NullPool, create_engine
 
 from gateway.http_client import GatewayProblem, HttpPaymentGateway
 from gateway.protocol import AgreementRejected, AgreementStatus
+from gateway.sandbox.ledger import SandboxLedger
+from gateway.sandbox.schemas import SignRequest
+from infra.settings import sqlalchemy_url
 from models.money import Money
+from tests.fixtures.sandbox import SandboxGateway
 from tests.gateway.support import CAP, SignAgreement, charge
 
 
@@ -73,3 +82,41 @@ def test_releasing_an_unknown_agreement_is_a_request_error(gateway_client: HttpP
     with pytest.raises(GatewayProblem) as caught:
         gateway_client.release_agreement(agreement_id="agr_missing")
     assert (caught.value.status, caught.value.code) == (404, "agreement_not_found")
+
+
+def test_signing_while_a_twin_commits_the_same_reference_returns_the_twins_agreement(
+    sandbox_gateway: SandboxGateway, contract_id: str
+) -> None:
+    """The twin commits after the signing statement began, so that statement's snapshot cannot see the
+    agreement it conflicted with; the ledger looks again."""
+    engine = create_engine(sqlalchemy_url(sandbox_gateway.database_url), poolclass=NullPool)
+    request = SignRequest(
+        agreement_token="sandbox_ok", reference=contract_id, user_id="user-1", single_charge_cap=CAP
+    )
+    with (
+        psycopg.connect(sandbox_gateway.database_url) as twin,
+        psycopg.connect(sandbox_gateway.database_url, autocommit=True) as watcher,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        twin.execute(
+            "INSERT INTO sandbox.agreements "
+            "VALUES (%s, %s, 'user-1', 'sandbox_ok', 'active', %s, %s, now(), now())",
+            ("agr_twin", contract_id, CAP.amount_minor, CAP.currency),
+        )
+        signing = pool.submit(SandboxLedger(engine).sign, request)
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(watcher):
+            assert time.monotonic() < deadline, "the signing statement never waited for the twin"
+            time.sleep(0.01)
+        twin.commit()
+        signed = signing.result(timeout=10)
+    engine.dispose()
+    assert (signed.agreement.agreement_id, signed.created) == ("agr_twin", False)
+
+
+def _waiting_on_a_lock(watcher: psycopg.Connection[tuple[object, ...]]) -> bool:
+    row = watcher.execute(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    ).fetchone()
+    return row is not None and row[0] == 1
