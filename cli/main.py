@@ -159,6 +159,9 @@ def bench(
     rounds: int = typer.Option(
         2, min=1, help="Rounds of baseline and engine, run B E, E B, ... (the ratio compares their means)."
     ),
+    warmup_subscriptions: int = typer.Option(
+        20, min=0, help="Subscriptions (and bare workflows) run unmeasured before the first round; 0: none."
+    ),
     timer_shift_ms: int | None = typer.Option(
         None,
         min=1,
@@ -182,6 +185,7 @@ def bench(
             claims=claims,
             claim_concurrency=claim_concurrency,
             rounds=rounds,
+            warmup_subscriptions=warmup_subscriptions,
             timer_shift_ms=timer_shift_ms,
             database_url=os.environ.get("DATABASE_URL"),
             temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
