@@ -113,7 +113,8 @@ def reserve(
     )
     if inserted is not None:
         return Reservation(inserted[0], resource_id, None, {})
-    # The conflicting row is committed (ON CONFLICT waited for it), and this statement's snapshot sees it.
+    # The conflicting row is committed (ON CONFLICT waited for it). The insert's snapshot may predate that
+    # commit; the look-up is a statement of its own, whose snapshot sees it.
     earlier = find(session, scope=scope, user_id=user_id, key=key, digest=digest)
     assert earlier is not None
     return earlier
