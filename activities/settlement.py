@@ -87,17 +87,25 @@ WHERE id = %(contract_id)s
 """
 
 # Phase 3 as one statement. Each sub-statement reads the contract through `contract`, so the contract row is
-# locked first, as every other writer of a contract does, and writers never deadlock.
-_RECORD_PAID = """
+# locked first, as every other writer of a contract does, and writers never deadlock. Paid or declined, the
+# attempt gets its outcome and the contract's log its event.
+_ATTEMPT_DONE_AND_LOGGED = """attempt AS (
+    UPDATE charge_attempts SET status = %(attempt_status)s, gateway_charge_id = %(charge_id)s,
+                               completed_at = %(now)s, decline_code = %(decline_code)s,
+                               decline_kind = %(decline_kind)s
+    WHERE id = %(attempt_id)s AND contract_id = (SELECT id FROM contract)
+), logged AS (
+    INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
+    SELECT id, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s FROM contract
+    ON CONFLICT (dedup_key) DO NOTHING
+)"""
+
+_RECORD_PAID = f"""
 WITH contract AS (
     UPDATE contracts SET status = 'active', current_period = %(period)s, period_start = %(start)s,
                          period_end = %(end)s, paid_through = %(end)s, updated_at = %(now)s
     WHERE id = %(contract_id)s
     RETURNING id, resource_type
-), attempt AS (
-    UPDATE charge_attempts SET status = %(attempt_status)s, gateway_charge_id = %(charge_id)s,
-                               completed_at = %(now)s, decline_code = NULL, decline_kind = NULL
-    WHERE id = %(attempt_id)s AND contract_id = (SELECT id FROM contract)
 ), plan AS (
     UPDATE charge_plans SET status = 'paid', paid_at = %(now)s
     WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
@@ -111,27 +119,14 @@ WITH contract AS (
     ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE SET
         valid_until = greatest(entitlements.valid_until, excluded.valid_until),
         status = 'active', revoke_reason = NULL, updated_at = now()
-), logged AS (
-    INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
-    SELECT id, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s FROM contract
-    ON CONFLICT (dedup_key) DO NOTHING
-)
+), {_ATTEMPT_DONE_AND_LOGGED}
 SELECT device_ids, discount_minor FROM plan
 """
 
-_RECORD_DECLINED = """
+_RECORD_DECLINED = f"""
 WITH contract AS (
     UPDATE contracts SET status = %(status)s, updated_at = %(now)s WHERE id = %(contract_id)s RETURNING id
-), attempt AS (
-    UPDATE charge_attempts SET status = %(attempt_status)s, gateway_charge_id = %(charge_id)s,
-                               completed_at = %(now)s, decline_code = %(decline_code)s,
-                               decline_kind = %(decline_kind)s
-    WHERE id = %(attempt_id)s AND contract_id = (SELECT id FROM contract)
-), logged AS (
-    INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
-    SELECT id, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s FROM contract
-    ON CONFLICT (dedup_key) DO NOTHING
-)
+), {_ATTEMPT_DONE_AND_LOGGED}
 SELECT device_ids, discount_minor FROM charge_plans
 WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
 """

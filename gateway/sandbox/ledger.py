@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Engine, Row, select, text, update
+from psycopg.rows import dict_row
+from sqlalchemy import Engine, select, text, update
 
 from gateway.protocol import (
     Agreement,
@@ -52,31 +53,29 @@ class SandboxLedger:
             raise Problem(status=402, code=refusal.code, title="Agreement not signed", detail=refusal.detail)
         keys = {"reference": request.reference}
         with self._engine.begin() as sa_conn:
-            conn = cast("psycopg.Connection[Any]", sa_conn.connection.driver_connection)
-            row = (
-                conn.execute(
-                    _SIGN,
-                    {
-                        **keys,
-                        "agreement_id": f"agr_{uuid.uuid4().hex}",
-                        "user_id": request.user_id,
-                        "token": request.agreement_token,
-                        "status": AgreementStatus.ACTIVE.value,
-                        "cap_amount_minor": request.single_charge_cap.amount_minor,
-                        "cap_currency": request.single_charge_cap.currency,
-                        "now": datetime.now(UTC),
-                    },
-                ).fetchone()
-                or conn.execute(_SIGNED_BEFORE, keys).fetchone()
+            cursor = cast("psycopg.Connection[Any]", sa_conn.connection.driver_connection).cursor(
+                row_factory=dict_row
             )
-        assert row is not None, "the agreement under this reference is inserted or found"
-        agreement_id, status, cap_amount_minor, cap_currency, created = row
-        agreement = Agreement(
-            agreement_id=agreement_id,
-            status=AgreementStatus(status),
-            single_charge_cap=Money(amount_minor=cap_amount_minor, currency=cap_currency),
-        )
-        return SignedAgreement(agreement, created=created)
+            inserted = cursor.execute(
+                _SIGN,
+                {
+                    **keys,
+                    "agreement_id": f"agr_{uuid.uuid4().hex}",
+                    "user_id": request.user_id,
+                    "token": request.agreement_token,
+                    "status": AgreementStatus.ACTIVE.value,
+                    "cap_amount_minor": request.single_charge_cap.amount_minor,
+                    "cap_currency": request.single_charge_cap.currency,
+                    "now": datetime.now(UTC),
+                },
+            ).fetchone()
+            if inserted is not None:
+                return SignedAgreement(_agreement(inserted), created=True)
+            # Signed before, perhaps by a twin that committed while the insert waited: a statement of its
+            # own, whose snapshot sees that commit.
+            existing = cursor.execute(_SIGNED_BEFORE, keys).fetchone()
+        assert existing is not None, "an insert that conflicted on the reference has a row to find"
+        return SignedAgreement(_agreement(existing), created=False)
 
     def get_agreement(self, agreement_id: str) -> Agreement:
         with self._engine.connect() as conn:
@@ -85,7 +84,7 @@ class SandboxLedger:
             ).one_or_none()
         if row is None:
             raise unknown_agreement(agreement_id)
-        return _agreement(row)
+        return _agreement(row._mapping)
 
     def release(self, agreement_id: str) -> Agreement:
         with self._engine.begin() as conn:
@@ -101,7 +100,7 @@ class SandboxLedger:
             ).one_or_none()
         if row is None:
             raise unknown_agreement(agreement_id)
-        return _agreement(row)
+        return _agreement(row._mapping)
 
     def charge(self, request: ChargeRequest) -> RecordedCharge:
         """Record one charge per idempotency key, in plain SQL: every renewal comes through here."""
@@ -168,11 +167,11 @@ class SandboxLedger:
             return [_ledger_charge(row._mapping) for row in conn.execute(query)]
 
 
-def _agreement(row: Row[tuple[object, ...]]) -> Agreement:
+def _agreement(row: Mapping[Any, Any]) -> Agreement:
     return Agreement(
-        agreement_id=row.agreement_id,
-        status=AgreementStatus(row.status),
-        single_charge_cap=Money(amount_minor=row.cap_amount_minor, currency=row.cap_currency),
+        agreement_id=row["agreement_id"],
+        status=AgreementStatus(row["status"]),
+        single_charge_cap=Money(amount_minor=row["cap_amount_minor"], currency=row["cap_currency"]),
     )
 
 
@@ -193,25 +192,18 @@ def _ledger_charge(row: Mapping[Any, Any]) -> LedgerCharge:
     )
 
 
-# Signing is idempotent by reference: the agreement is inserted, or the one signed before is found. A twin
-# committed while this statement ran is not in its snapshot: `_SIGNED_BEFORE`, a statement of its own, is.
+# Signing is idempotent by reference: the agreement is inserted, or the one signed before is found.
 _SIGN = """
-WITH inserted AS (
-    INSERT INTO sandbox.agreements (agreement_id, reference, user_id, token, status, cap_amount_minor,
-                                    cap_currency, created_at, updated_at)
-    VALUES (%(agreement_id)s, %(reference)s, %(user_id)s, %(token)s, %(status)s, %(cap_amount_minor)s,
-            %(cap_currency)s, %(now)s, %(now)s)
-    ON CONFLICT (reference) DO NOTHING
-    RETURNING agreement_id, status, cap_amount_minor, cap_currency
-)
-SELECT agreement_id, status, cap_amount_minor, cap_currency, true FROM inserted
-UNION ALL
-SELECT agreement_id, status, cap_amount_minor, cap_currency, false FROM sandbox.agreements
-WHERE reference = %(reference)s AND NOT EXISTS (SELECT 1 FROM inserted)
+INSERT INTO sandbox.agreements (agreement_id, reference, user_id, token, status, cap_amount_minor,
+                                cap_currency, created_at, updated_at)
+VALUES (%(agreement_id)s, %(reference)s, %(user_id)s, %(token)s, %(status)s, %(cap_amount_minor)s,
+        %(cap_currency)s, %(now)s, %(now)s)
+ON CONFLICT (reference) DO NOTHING
+RETURNING agreement_id, status, cap_amount_minor, cap_currency
 """
 
 _SIGNED_BEFORE = """
-SELECT agreement_id, status, cap_amount_minor, cap_currency, false FROM sandbox.agreements
+SELECT agreement_id, status, cap_amount_minor, cap_currency FROM sandbox.agreements
 WHERE reference = %(reference)s
 """
 
