@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+import psycopg
 from sqlmodel import Session
 
 from infra.db import driver_connection
@@ -17,19 +19,29 @@ NON_FINAL = [s.value for s in SubscriptionStatus if not s.is_final]
 
 _HOLDER = """
 SELECT id, device_ids FROM contracts
-WHERE status = ANY(%(running)s) AND resource_type = %(resource_type)s
+WHERE status = ANY(%(running)s) AND resource_type = {resource_type}
   AND device_ids && %(device_ids)s::varchar[]
   AND id IS DISTINCT FROM %(exclude)s
 LIMIT 1
 """
+HOLDER_OF_RESOURCE = _HOLDER.format(resource_type="%(resource_type)s")
+# The product's resource type read within the statement: signup validation sends this together with the
+# product's own read, before knowing the product.
+_HOLDER_FOR_PRODUCT = _HOLDER.format(
+    resource_type="(SELECT resource_type FROM products WHERE id = %(product_id)s)"
+)
 
 _DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
 
 
-def live_devices(session: Session, device_ids: Sequence[str]) -> list[LiveDevice]:
-    """The devices that exist among these ids, with their owner and binding as they are now."""
-    rows = driver_connection(session).execute(_DEVICES, (list(device_ids),)).fetchall()
-    return [LiveDevice(*row) for row in rows]
+def send_live_devices(db: psycopg.Connection[Any], device_ids: Sequence[str]) -> psycopg.Cursor[Any]:
+    """Ask for the devices that exist among these ids, with their owner and binding as they are now
+    (`live_devices_of` reads the answer)."""
+    return db.execute(_DEVICES, (list(device_ids),))
+
+
+def live_devices_of(cursor: psycopg.Cursor[Any]) -> list[LiveDevice]:
+    return [LiveDevice(*row) for row in cursor.fetchall()]
 
 
 def device_holder(
@@ -40,19 +52,39 @@ def device_holder(
     exclude_contract: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, str] | None:
     """(contract id, device id) of a running subscription for this resource that shares a device."""
-    row = (
-        driver_connection(session)
-        .execute(
-            _HOLDER,
-            {
-                "running": NON_FINAL,
-                "resource_type": resource_type,
-                "device_ids": list(device_ids),
-                "exclude": exclude_contract,
-            },
-        )
-        .fetchone()
+    cursor = driver_connection(session).execute(
+        HOLDER_OF_RESOURCE,
+        {
+            "running": NON_FINAL,
+            "resource_type": resource_type,
+            "device_ids": list(device_ids),
+            "exclude": exclude_contract,
+        },
     )
+    return holder_of(cursor, device_ids)
+
+
+def send_product_device_holder(
+    db: psycopg.Connection[Any],
+    *,
+    product_id: uuid.UUID,
+    device_ids: Sequence[str],
+    exclude_contract: uuid.UUID | None,
+) -> psycopg.Cursor[Any]:
+    """Ask `device_holder`'s question for the product's resource type (`holder_of` reads the answer)."""
+    return db.execute(
+        _HOLDER_FOR_PRODUCT,
+        {
+            "running": NON_FINAL,
+            "product_id": product_id,
+            "device_ids": list(device_ids),
+            "exclude": exclude_contract,
+        },
+    )
+
+
+def holder_of(cursor: psycopg.Cursor[Any], device_ids: Sequence[str]) -> tuple[uuid.UUID, str] | None:
+    row = cursor.fetchone()
     if row is None:
         return None
     return row[0], next(d for d in device_ids if d in row[1])

@@ -4,27 +4,37 @@ the input is bad or the gateway refuses; a retry after a crash finds the agreeme
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
-from activities.device_groups import device_holder, live_devices, lock_user_resource
-from activities.events import append_event
+from activities.device_groups import (
+    HOLDER_OF_RESOURCE,
+    NON_FINAL,
+    device_holder,
+    holder_of,
+    live_devices_of,
+    lock_user_resource,
+    send_live_devices,
+    send_product_device_holder,
+)
 from activities.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
-from infra.db import SessionFactory, driver_connection, transaction
+from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.cycle import BillingCycle
 from models.enums import DeviceStatus, ProductStatus
 from models.messages import SignContractInput, SignedContract
 from models.money import Money
 from vouchers.errors import VoucherNotUsable
 from vouchers.redemption import check_claim_usable, release_claim, reserve_claim
-from workflows.rules import agreement_cap_minor
+from workflows.rules import LiveDevice, agreement_cap_minor
 
 
 def invalid(message: str, *, field: str, code: str) -> ApplicationError:
@@ -56,13 +66,24 @@ SELECT id, name, resource_type, status, max_devices, unit_price_minor, currency,
 FROM products WHERE id = %s
 """
 
-_INSERT_CONTRACT = """
-INSERT INTO contracts (id, user_id, product_id, resource_type, unit_price_minor, currency, price_version,
-                       billing_cycle, timezone, device_ids, agreement_id, agreement_status,
-                       agreement_cap_minor, status, anchor_at, current_period, voucher_claim_id)
-VALUES (%(id)s, %(user_id)s, %(product_id)s, %(resource_type)s, %(unit_price_minor)s, %(currency)s,
-        %(price_version)s, %(billing_cycle)s, %(timezone)s, %(device_ids)s, %(agreement_id)s,
-        %(agreement_status)s, %(agreement_cap_minor)s, 'signing', %(anchor_at)s, 0, %(voucher_claim_id)s)
+_SIGNED_CONTRACT = f"""
+WITH contract AS (
+    INSERT INTO contracts (id, user_id, product_id, resource_type, unit_price_minor, currency, price_version,
+                           billing_cycle, timezone, device_ids, agreement_id, agreement_status,
+                           agreement_cap_minor, status, anchor_at, current_period, voucher_claim_id)
+    -- Typed where the holder's look-up uses the same parameter.
+    SELECT %(id)s, %(user_id)s, %(product_id)s, %(resource_type)s::varchar, %(unit_price_minor)s,
+           %(currency)s, %(price_version)s, %(billing_cycle)s, %(timezone)s, %(device_ids)s::varchar[],
+           %(agreement_id)s, %(agreement_status)s, %(agreement_cap_minor)s, 'signing', %(anchor_at)s, 0,
+           %(voucher_claim_id)s
+    WHERE NOT EXISTS ({HOLDER_OF_RESOURCE})
+    RETURNING id
+), signed AS (
+    INSERT INTO contract_events (contract_id, dedup_key, kind, detail)
+    SELECT id, %(dedup_key)s, 'signed', %(detail)s FROM contract
+    ON CONFLICT (dedup_key) DO NOTHING
+)
+SELECT id FROM contract
 """
 
 
@@ -71,13 +92,48 @@ def product_terms(session: Session, product_id: uuid.UUID) -> ProductTerms | Non
     return None if row is None else ProductTerms(*row)
 
 
-def validate_signup(session: Session, request: SignContractInput) -> ProductTerms:
-    """Every reason a signup cannot proceed, as a non-retryable error naming the field."""
+@dataclass(frozen=True)
+class SignupFacts:
+    """What a signup's validation reads: the product, the devices as they are now, and a running
+    subscription for the product's resource that already holds one of the devices."""
+
+    product: ProductTerms | None
+    devices: list[LiveDevice]
+    holder: tuple[uuid.UUID, str] | None
+
+
+def send_signup_reads(db: psycopg.Connection[Any], request: SignContractInput) -> Callable[[], SignupFacts]:
+    """Send the reads validation needs, none depending on another's answer, so that they can go in one
+    round trip (`reads_alone`) with whatever else the caller reads. The returned function collects the
+    answers once they are in. A product id that is not a UUID is refused before anything is sent."""
     try:
         product_id = uuid.UUID(request.product_id)
     except ValueError:
         raise invalid("product_id is not a UUID", field="product_id", code="invalid_product_id") from None
-    product = product_terms(session, product_id)
+    product = db.execute(_PRODUCT, (product_id,))
+    devices = send_live_devices(db, request.device_ids)
+    holder = send_product_device_holder(
+        db,
+        product_id=product_id,
+        device_ids=request.device_ids,
+        exclude_contract=uuid.UUID(request.contract_id),
+    )
+
+    def collect() -> SignupFacts:
+        row = product.fetchone()
+        return SignupFacts(
+            product=None if row is None else ProductTerms(*row),
+            devices=live_devices_of(devices),
+            holder=holder_of(holder, request.device_ids),
+        )
+
+    return collect
+
+
+def validate_signup(session: Session, request: SignContractInput, facts: SignupFacts) -> ProductTerms:
+    """Every reason a signup cannot proceed, as a non-retryable error naming the field, except a device
+    another subscription holds (`facts.holder`): the API and the activity answer that one differently."""
+    product = facts.product
     if product is None:
         raise invalid(f"unknown product {request.product_id}", field="product_id", code="unknown_product")
     if product.status != ProductStatus.ACTIVE:
@@ -91,7 +147,7 @@ def validate_signup(session: Session, request: SignContractInput) -> ProductTerm
         raise invalid(
             f"at most {product.max_devices} devices per group", field="device_ids", code="too_many_devices"
         )
-    found = {d.device_id: d for d in live_devices(session, devices)}
+    found = {d.device_id: d for d in facts.devices}
     for device_id in devices:
         device = found.get(device_id)
         # Someone else's device is reported as unknown: its existence is not ours to reveal.
@@ -167,14 +223,21 @@ def sign_contract(
 ) -> SignedContract:
     contract_id = uuid.UUID(request.contract_id)
     with transaction(sessions) as session:
-        existing = driver_connection(session).execute(_SIGNED, (contract_id,)).fetchone()
+        db = driver_connection(session)
+        with reads_alone(db):
+            collect = send_signup_reads(db, request)
+            signed = db.execute(_SIGNED, (contract_id,))
+        existing = signed.fetchone()
+        facts = collect()
         if existing is not None:  # a retry after the contract was written
-            terms = product_terms(session, existing[6])
+            terms = facts.product
+            if terms is None or terms.id != existing[6]:
+                terms = product_terms(session, existing[6])
             assert terms is not None  # foreign key
             return signed_view(SignedFields(*existing[:6]), terms)
-        product = validate_signup(session, request)
+        product = validate_signup(session, request, facts)
         BillingCycle.parse(product.billing_cycle)
-        assert_devices_free(session, request=request, resource_type=product.resource_type)
+        refuse_if_held(facts.holder, resource_type=product.resource_type)
         claim_id = voucher_claim_id(request)
         if claim_id is not None:
             # Held before the agreement is signed: a claim cannot pay towards two subscriptions.
@@ -214,11 +277,10 @@ def sign_contract(
 
     try:
         with transaction(sessions) as session:
-            # Re-checked under a lock with the insert: two signups racing for one device cannot both win.
-            lock_user_resource(session, user_id=request.user_id, resource_type=product.resource_type)
-            assert_devices_free(session, request=request, resource_type=product.resource_type)
             _insert_contract(session, request, product, agreement, claim_id)
-    except ApplicationError:
+    except ApplicationError as error:
+        if not error.non_retryable:
+            raise  # a holder that ended meanwhile: the retry signs (the same agreement) and writes
         gateway.release_agreement(agreement_id=agreement.agreement_id)
         if claim_id is not None:
             with transaction(sessions) as session:
@@ -242,43 +304,54 @@ def _insert_contract(
     agreement: Agreement,
     claim_id: uuid.UUID | None,
 ) -> None:
+    """Write the contract and its `signed` event unless a running subscription holds one of its devices.
+
+    The holder is looked for under the user's lock for the resource, by a statement that starts after the
+    lock is taken: two signups racing for one device cannot both win. BEGIN, the lock and the write go in
+    one round trip."""
     contract_id = uuid.UUID(request.contract_id)
-    driver_connection(session).execute(
-        _INSERT_CONTRACT,
-        {
-            "id": contract_id,
-            "user_id": request.user_id,
-            "product_id": product.id,
-            "resource_type": product.resource_type,
-            "unit_price_minor": product.unit_price_minor,
-            "currency": product.currency,
-            "price_version": product.price_version,
-            "billing_cycle": product.billing_cycle,
-            "timezone": request.timezone,
-            "device_ids": list(request.device_ids),
-            "agreement_id": agreement.agreement_id,
-            "agreement_status": agreement.status.value,
-            "agreement_cap_minor": agreement.single_charge_cap.amount_minor,
-            "anchor_at": request.requested_at,
-            "voucher_claim_id": claim_id,
-        },
-    )
-    append_event(
-        session,
-        contract_id=contract_id,
-        dedup_key=f"{contract_id}:signed",
-        kind="signed",
-        detail={"agreement_id": agreement.agreement_id, "devices": list(request.device_ids)},
-    )
-
-
-def assert_devices_free(session: Session, *, request: SignContractInput, resource_type: str) -> None:
+    db = driver_connection(session)
+    with db.pipeline():
+        lock_user_resource(session, user_id=request.user_id, resource_type=product.resource_type)
+        written = db.execute(
+            _SIGNED_CONTRACT,
+            {
+                "id": contract_id,
+                "user_id": request.user_id,
+                "product_id": product.id,
+                "resource_type": product.resource_type,
+                "unit_price_minor": product.unit_price_minor,
+                "currency": product.currency,
+                "price_version": product.price_version,
+                "billing_cycle": product.billing_cycle,
+                "timezone": request.timezone,
+                "device_ids": list(request.device_ids),
+                "agreement_id": agreement.agreement_id,
+                "agreement_status": agreement.status.value,
+                "agreement_cap_minor": agreement.single_charge_cap.amount_minor,
+                "anchor_at": request.requested_at,
+                "voucher_claim_id": claim_id,
+                "running": NON_FINAL,
+                "exclude": contract_id,
+                "dedup_key": f"{contract_id}:signed",
+                "detail": Jsonb(
+                    {"agreement_id": agreement.agreement_id, "devices": list(request.device_ids)}
+                ),
+            },
+        )
+    if written.fetchone() is not None:
+        return
     holder = device_holder(
         session,
-        resource_type=resource_type,
+        resource_type=product.resource_type,
         device_ids=request.device_ids,
-        exclude_contract=uuid.UUID(request.contract_id),
+        exclude_contract=contract_id,
     )
+    refuse_if_held(holder, resource_type=product.resource_type)
+    raise ApplicationError("a device's holder ended while the contract was written; retrying")
+
+
+def refuse_if_held(holder: tuple[uuid.UUID, str] | None, *, resource_type: str) -> None:
     if holder is not None:
         raise invalid(
             f"device {holder[1]} already has a running subscription for {resource_type}",

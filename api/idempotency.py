@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Header
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
@@ -76,9 +77,16 @@ WHERE id = %(id)s AND response_status IS NULL
 
 def find(session: Session, *, scope: str, user_id: str, key: str, digest: str) -> Reservation | None:
     """The earlier reservation of this key, or None; a different body under the same key is refused."""
-    row = (
-        driver_connection(session).execute(_FIND, {"scope": scope, "user_id": user_id, "key": key}).fetchone()
-    )
+    return earlier_of(send_find(driver_connection(session), scope=scope, user_id=user_id, key=key), digest)
+
+
+def send_find(db: psycopg.Connection[Any], *, scope: str, user_id: str, key: str) -> psycopg.Cursor[Any]:
+    """Ask `find`'s question, to be answered with other reads in one round trip (`earlier_of` reads it)."""
+    return db.execute(_FIND, {"scope": scope, "user_id": user_id, "key": key})
+
+
+def earlier_of(cursor: psycopg.Cursor[Any], digest: str) -> Reservation | None:
+    row = cursor.fetchone()
     if row is None:
         return None
     record_id, resource_id, response_status, response_body, stored_digest = row
@@ -95,22 +103,20 @@ def reserve(
     session: Session, *, scope: str, user_id: str, key: str, digest: str, resource_id: str
 ) -> Reservation:
     """Reserve the key for a new resource, or return the reservation a concurrent request made first.
-    The caller commits: only then does a concurrent twin see the key taken."""
-    inserted = (
-        driver_connection(session)
-        .execute(
-            _RESERVE,
-            {
-                "id": uuid.uuid4(),
-                "scope": scope,
-                "user_id": user_id,
-                "key": key,
-                "digest": digest,
-                "resource_id": resource_id,
-            },
-        )
-        .fetchone()
-    )
+    As the transaction's first statement it commits on its own; otherwise the caller commits. Only then
+    does a concurrent twin see the key taken."""
+    inserted = execute_alone(
+        driver_connection(session),
+        _RESERVE,
+        {
+            "id": uuid.uuid4(),
+            "scope": scope,
+            "user_id": user_id,
+            "key": key,
+            "digest": digest,
+            "resource_id": resource_id,
+        },
+    ).fetchone()
     if inserted is not None:
         return Reservation(inserted[0], resource_id, None, {})
     # The conflicting row is committed (ON CONFLICT waited for it). The insert's snapshot may predate that

@@ -94,11 +94,26 @@ def execute_alone(
     atomic either way, and on its own it needs no BEGIN and COMMIT round trips: the rows it locks are held
     for the server's work only, not while this thread waits for its turn (the GIL) to send a COMMIT. Its
     rows are fetched with it, so the cursor stays readable afterwards."""
+    with _alone(connection):
+        return connection.execute(query, params)
+
+
+@contextmanager
+def reads_alone(connection: psycopg.Connection[Any]) -> Iterator[None]:
+    """Statements run in this block go to the server together, in one round trip, and their cursors are
+    readable after it. With no transaction open, each is autocommitted: for independent reads, which need
+    neither one snapshot nor a BEGIN and COMMIT of their own. Inside a transaction they join it."""
+    with _alone(connection), connection.pipeline():
+        yield
+
+
+@contextmanager
+def _alone(connection: psycopg.Connection[Any]) -> Iterator[None]:
     alone = connection.info.transaction_status is TransactionStatus.IDLE
     if alone:
         connection.autocommit = True
     try:
-        return connection.execute(query, params)
+        yield
     finally:
         if alone and not (connection.closed or connection.broken):
             connection.autocommit = False

@@ -25,6 +25,10 @@ def assert_devices_free(
     holder = device_holder(
         session, resource_type=resource_type, device_ids=device_ids, exclude_contract=exclude_contract
     )
+    refuse_if_held(holder, resource_type=resource_type)
+
+
+def refuse_if_held(holder: tuple[uuid.UUID, str] | None, *, resource_type: str) -> None:
     if holder is not None:
         raise problems.DEVICE_ALREADY_SUBSCRIBED(
             f"device {holder[1]} already has a running subscription for {resource_type}",

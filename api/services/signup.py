@@ -11,13 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.signing import ProductTerms, validate_signup
+from activities.signing import ProductTerms, SignupFacts, send_signup_reads, validate_signup
 from api import idempotency
 from api.schemas.subscriptions import SubscriptionCreate
-from api.services.device_checks import assert_devices_free
+from api.services.device_checks import refuse_if_held
 from api.services.errors import engine_problem
 from api.services.signup_outcome import Answer, ProductBrief, run_signup
-from infra.db import SessionFactory, transaction
+from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.catalog import Product
 from models.messages import SignContractInput
 
@@ -37,13 +37,12 @@ def sign_input(*, user_id: str, body: SubscriptionCreate, contract_id: str) -> S
     )
 
 
-def _validated(session: Session, *, user_id: str, body: SubscriptionCreate) -> ProductTerms:
-    request = sign_input(user_id=user_id, body=body, contract_id=str(uuid.uuid4()))
+def _validated(session: Session, request: SignContractInput, facts: SignupFacts) -> ProductTerms:
     try:
-        product = validate_signup(session, request)
+        product = validate_signup(session, request, facts)
     except ApplicationError as error:
         raise engine_problem(error) from None
-    assert_devices_free(session, resource_type=product.resource_type, device_ids=body.device_ids)
+    refuse_if_held(facts.holder, resource_type=product.resource_type)
     return product
 
 
@@ -71,12 +70,21 @@ async def subscribe(
     digest = idempotency.request_hash(body)
 
     def find_or_reserve() -> tuple[idempotency.Reservation, ProductBrief | None]:
-        """One transaction: an earlier use of the key; else validation, then the key's reservation."""
+        """An earlier use of the key; else validation, then the key's reservation. The look-up and
+        validation's reads go in one round trip, the reservation commits on its own."""
+        request = sign_input(user_id=user_id, body=body, contract_id=str(uuid.uuid4()))
         with transaction(sessions) as session:
-            earlier = idempotency.find(session, scope=SCOPE, user_id=user_id, key=key, digest=digest)
+            db = driver_connection(session)
+            with reads_alone(db):
+                found = idempotency.send_find(db, scope=SCOPE, user_id=user_id, key=key)
+                try:
+                    collect = send_signup_reads(db, request)
+                except ApplicationError as error:
+                    raise engine_problem(error) from None
+            earlier = idempotency.earlier_of(found, digest)
             if earlier is not None:
                 return earlier, None
-            product = _validated(session, user_id=user_id, body=body)
+            product = _validated(session, request, collect())
             reservation = idempotency.reserve(
                 session, scope=SCOPE, user_id=user_id, key=key, digest=digest, resource_id=str(uuid.uuid4())
             )
