@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from temporalio import activity
 
 from activities import names
@@ -23,8 +24,11 @@ from models.messages import (
     SettlePeriodInput,
     SignContractInput,
     SignedContract,
+    SignupOutcome,
     TransitionInput,
 )
+
+log = structlog.get_logger(__name__)
 
 
 class BillingActivities:
@@ -39,6 +43,28 @@ class BillingActivities:
     @activity.defn(name=names.SETTLE_PERIOD)
     def settle_period(self, request: SettlePeriodInput) -> SettleOutcome:
         return settle_period(sessions=self._sessions, gateway=self._gateway, request=request)
+
+    @activity.defn(name=names.SIGN_AND_SETTLE_FIRST)
+    def sign_and_settle_first(self, request: SignContractInput) -> SignupOutcome:
+        """Signing, then the first period's first charge attempt, in one step of the workflow.
+
+        A charge that cannot be made yet (the gateway or the database failing) is not retried here: a retry
+        of this step would sign again first, and signing gives up after minutes while a charge keeps trying.
+        The workflow makes that charge as a step of its own, with the same idempotency key."""
+        signed = sign_contract(sessions=self._sessions, gateway=self._gateway, request=request)
+        first = SettlePeriodInput(
+            contract_id=signed.contract_id,
+            period=0,
+            attempt=1,
+            device_ids=signed.device_ids,
+            due_at=signed.anchor_at,
+        )
+        try:
+            charged = settle_period(sessions=self._sessions, gateway=self._gateway, request=first)
+        except Exception as error:
+            log.warning("first charge left to its own step", contract_id=signed.contract_id, error=str(error))
+            return SignupOutcome(signed=signed)
+        return SignupOutcome(signed=signed, first=charged)
 
     @activity.defn(name=names.FINISH_CONTRACT)
     def finish_contract(self, request: FinishInput) -> None:
@@ -60,6 +86,7 @@ class BillingActivities:
         return [
             self.sign_contract,
             self.settle_period,
+            self.sign_and_settle_first,
             self.finish_contract,
             self.record_transition,
             self.replace_agreement,

@@ -2,6 +2,7 @@
 
 SIGN_CONTRACT = "sign_contract"
 SETTLE_PERIOD = "settle_period"
+SIGN_AND_SETTLE_FIRST = "sign_and_settle_first"
 FINISH_CONTRACT = "finish_contract"
 RECORD_TRANSITION = "record_transition"
 REPLACE_AGREEMENT = "replace_agreement"

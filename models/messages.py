@@ -167,6 +167,13 @@ class SettleOutcome(_Message):
     answered_at: datetime | None = None
 
 
+class SignupOutcome(_Message):
+    """Signing and, unless it could not be made yet, the first period's first charge attempt."""
+
+    signed: SignedContract
+    first: SettleOutcome | None = None
+
+
 class FinishInput(_Message):
     """Close a contract for good: cancel, terminate, end or fail."""
 

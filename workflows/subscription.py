@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         SettlePeriodInput,
         SignContractInput,
         SignedContract,
+        SignupOutcome,
         SubscriptionInput,
         SubscriptionState,
         TransitionInput,
@@ -55,6 +56,8 @@ PATCH_WAIT_FROM_ANSWER = "wait-from-charge-answer"
 # TemporalChangeVersion) instead of three; and search attributes indexed only where they differ from the
 # run's own (`_refresh_details`), the signup's indexed once, after its first charge (`_sign`).
 PATCH_LEAN_SIGNUP = "lean-signup"
+# Signing and the first charge as one local activity (`_sign`), standing for every change above as well.
+PATCH_SIGNUP_IN_ONE_STEP = "signup-in-one-step"
 INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
@@ -68,6 +71,8 @@ _SIGN_RETRY = RetryPolicy(
 # Twice the gateway's default timeout plus the database work: a worker that died mid-charge hands the
 # charge to another worker within half a minute.
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Signing and the first charge in one step: two gateway calls.
+_SIGNUP_TIMEOUT = 2 * _ACTIVITY_TIMEOUT
 # The shortest timer: ends a workflow task before a charge that would otherwise share it (see `_settle`).
 _YIELD = timedelta(milliseconds=1)
 _UNSET = object()
@@ -120,15 +125,21 @@ class SubscriptionWorkflow:
         self._answered_at: datetime | None = None
         # Whether this run implies the earlier patches and indexes only what differs (see `run`).
         self._lean_signup = False
+        # Signing and the first charge as one local activity (see `_sign`); set once per contract.
+        self._signup_in_one_step = False
+        # The first charge attempt made with signing, until `_settle` hands it on.
+        self._first_charge: SettleOutcome | None = None
 
     # --- main loop ---------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionState:
-        self._lean_signup = workflow.patched(PATCH_LEAN_SIGNUP)
+        # A run started after a consolidating change has every earlier change; asking for each would record
+        # a marker and an upsert apiece. Runs recorded before it ask as they did.
+        in_one_step = workflow.patched(PATCH_SIGNUP_IN_ONE_STEP)
+        self._lean_signup = in_one_step or workflow.patched(PATCH_LEAN_SIGNUP)
         if self._lean_signup:
-            # A run started after this change has every earlier change; asking for each would record a
-            # marker and an upsert apiece. Runs recorded before it ask as they did.
+            self._signup_in_one_step = in_one_step and input.carried is None
             self._local_signup = input.carried is None
             self._lean_renewals = self._wait_from_answer = True
             started_with = workflow.info().typed_search_attributes
@@ -174,15 +185,7 @@ class SubscriptionWorkflow:
             voucher_claim_id=self._input.voucher_claim_id,
         )
         try:
-            signed: SignedContract = await self._signup_step(
-                names.SIGN_CONTRACT,
-                request,
-                SignedContract,
-                local=self._local_signup,
-                retry_policy=_SIGN_RETRY,
-                schedule_to_close_timeout=timedelta(minutes=10),
-                summary="sign the payment agreement and write the contract",
-            )
+            signed = await self._signed(request)
         except (ActivityError, ApplicationError) as failure:
             # A local activity's failure arrives as the activity's own error, an activity's wrapped in one.
             cause = failure.cause if isinstance(failure, ActivityError) else failure
@@ -210,6 +213,33 @@ class SubscriptionWorkflow:
         self._refresh_details(index=not (self._lean_signup and self._local_signup))
         return signed
 
+    async def _signed(self, request: SignContractInput) -> SignedContract:
+        if not self._signup_in_one_step:
+            signed: SignedContract = await self._signup_step(
+                names.SIGN_CONTRACT,
+                request,
+                SignedContract,
+                local=self._local_signup,
+                retry_policy=_SIGN_RETRY,
+                schedule_to_close_timeout=timedelta(minutes=10),
+                summary="sign the payment agreement and write the contract",
+            )
+            return signed
+        # One local activity instead of two: one dispatch, one marker and one activation fewer per signup.
+        # Its first charge attempt is handed to `_settle`; one it could not make, `_settle` makes.
+        outcome: SignupOutcome = await self._signup_step(
+            names.SIGN_AND_SETTLE_FIRST,
+            request,
+            SignupOutcome,
+            local=True,
+            retry_policy=_SIGN_RETRY,
+            schedule_to_close_timeout=timedelta(minutes=10),
+            start_to_close_timeout=_SIGNUP_TIMEOUT,
+            summary="sign the payment agreement, write the contract and charge the first period",
+        )
+        self._first_charge = outcome.first
+        return outcome.signed
+
     async def _signup_step(
         self,
         name: str,
@@ -220,6 +250,7 @@ class SubscriptionWorkflow:
         retry_policy: RetryPolicy,
         summary: str,
         schedule_to_close_timeout: timedelta | None = None,
+        start_to_close_timeout: timedelta = _ACTIVITY_TIMEOUT,
     ) -> T:
         """Run one step as an activity, or, on the signup path, as a local activity.
 
@@ -232,7 +263,7 @@ class SubscriptionWorkflow:
             name,
             arg,
             result_type=result_type,
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            start_to_close_timeout=start_to_close_timeout,
             schedule_to_close_timeout=schedule_to_close_timeout,
             retry_policy=retry_policy,
             summary=summary,
@@ -357,6 +388,9 @@ class SubscriptionWorkflow:
         up on overdue periods) first ends the task with the shortest timer: one task never strings charges
         together, holding its slot in the worker while signups wait."""
         summary = f"period {request.period}, attempt {request.attempt}"
+        if self._first_charge is not None:
+            made, self._first_charge = self._first_charge, None
+            return made
         if request.period == 0:
             first: SettleOutcome = await self._signup_step(
                 names.SETTLE_PERIOD,
@@ -515,6 +549,10 @@ class SubscriptionWorkflow:
 
     def _apply_device_changes(self) -> None:
         if not self._removals and not self._additions:
+            return
+        if self._first_charge is not None:
+            # The first charge, made with signing, was for the group as signed up: changes that arrived
+            # meanwhile (a signup step outlasting its workflow task) wait for the next period.
             return
         kept = [d for d in self._devices if d not in self._removals]
         self._devices = kept + [d for d in self._additions if d not in kept]

@@ -16,6 +16,7 @@ from workflows.subscription import (
     PATCH_LEAN_SIGNUP,
     PATCH_LOCAL_SIGNUP,
     PATCH_RELEASE_AGREEMENT_ON_CANCEL,
+    PATCH_SIGNUP_IN_ONE_STEP,
     PATCH_WAIT_FROM_ANSWER,
 )
 
@@ -219,3 +220,55 @@ def test_v6_continued_run_does_not_index_again_what_it_carried_over() -> None:
     assert all(not keys & {"UserId", "ProductId"} for keys in indexed)
     waits = waits_after_charges(WorkflowHistory.from_json("recorded", (HERE / name).read_text()).events)
     assert waits and all(w.answered_at is not None for w in waits)  # the v5 change, implied too
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "v6-updates-signup-devices-cancel.first-run.json",
+        "v6-soft-decline-dunning-exhausted.first-run.json",
+        "v6-flaky-card-device-removed-continued-canceled.first-run.json",
+    ],
+)
+def test_v6_signups_sign_and_charge_the_first_period_in_two_local_activities(name: str) -> None:
+    data = history(name)
+    assert local_activity_types(data)[:2] == ["sign_contract", "settle_period"]  # what the v7 patch joins
+    assert PATCH_SIGNUP_IN_ONE_STEP not in markers(data)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "v7-flaky-card-device-removed-continued-canceled.first-run.json",
+        "v7-flaky-card-device-removed-continued-canceled.last-run.json",
+        "v7-updates-signup-devices-cancel.first-run.json",
+        "v7-soft-decline-dunning-exhausted.first-run.json",
+        "v7-invalid-signup.first-run.json",
+    ],
+)
+def test_v7_runs_record_one_patch_for_every_change_before_it(name: str) -> None:
+    data = history(name)
+    assert markers(data) == {PATCH_SIGNUP_IN_ONE_STEP}
+    assert "settle_period" not in activity_types(data)  # the v4 change, implied
+    assert "sign_contract" not in local_activity_types(data)
+
+
+def test_v7_signup_signs_and_charges_in_one_local_activity_then_indexes_once() -> None:
+    data = history("v7-updates-signup-devices-cancel.first-run.json")
+    steps = local_activities_and_upserts(data)
+    assert steps[:2] == [{"TemporalChangeVersion"}, "sign_and_settle_first"]
+    assert isinstance(steps[2], set)  # the first charge's outcome, indexed: no charge step of its own
+    assert "settle_period" not in local_activity_types(data)
+    assert "release_agreement" in activity_types(data)  # the v2 change, implied
+
+
+def test_v7_first_charge_declined_is_retried_as_a_local_step_of_its_own() -> None:
+    kinds = local_activity_types(history("v7-soft-decline-dunning-exhausted.first-run.json"))
+    assert kinds[0] == "sign_and_settle_first"
+    assert kinds[1:] == ["settle_period"] * (len(kinds) - 1) and len(kinds) >= 3
+
+
+def test_v7_continued_run_does_not_sign_again() -> None:
+    data = history("v7-flaky-card-device-removed-continued-canceled.last-run.json")
+    kinds = local_activity_types(data)
+    assert kinds and set(kinds) == {"settle_period"}

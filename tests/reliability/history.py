@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from activities.names import SETTLE_PERIOD
+from activities.names import SETTLE_PERIOD, SIGN_AND_SETTLE_FIRST
 from tests.support.temporal import SubscriptionHandle
 
 
@@ -65,6 +65,19 @@ def local_activity_result(event: HistoryEvent) -> dict[str, Any] | None:
     return value
 
 
+def local_charge_result(event: HistoryEvent) -> dict[str, Any] | None:
+    """The charge outcome a local charge's marker records; None for other events, a failed one, or signing
+    whose first charge was left to a step of its own."""
+    data = local_activity_data(event)
+    if data is None or data["activity_type"] not in (SETTLE_PERIOD, SIGN_AND_SETTLE_FIRST):
+        return None
+    result = local_activity_result(event)
+    if result is not None and data["activity_type"] == SIGN_AND_SETTLE_FIRST:
+        first: dict[str, Any] | None = result.get("first")
+        return first
+    return result
+
+
 @dataclass(frozen=True)
 class WaitAfterCharge:
     """A timer started in the workflow task that paid a period with a local charge: the wait for the next."""
@@ -82,11 +95,10 @@ def waits_after_charges(history: Sequence[HistoryEvent]) -> list[WaitAfterCharge
     for event in history:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             task_began, charged = event.event_time.ToDatetime(tzinfo=UTC), None
-        data = local_activity_data(event)
-        if data is not None and data["activity_type"] == SETTLE_PERIOD:
-            charged = local_activity_result(event)
-            if charged is not None and charged["kind"] != "paid":
-                charged = None  # a decline's wait is the retry delay, not a due time
+        outcome = local_charge_result(event)
+        if outcome is not None:
+            # A decline's wait is the retry delay, not a due time.
+            charged = outcome if outcome["kind"] == "paid" else None
         if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and charged is not None:
             assert task_began is not None
             answered = charged.get("answered_at")

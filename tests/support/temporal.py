@@ -44,10 +44,12 @@ async def running_worker(
     gateway_url: str,
     task_queue: str,
     keep_workflows: bool = False,
+    gateway: HttpPaymentGateway | None = None,
 ) -> AsyncIterator[None]:
     """A worker for the block; the workflows started on its queue are terminated after it, unless kept (for a
-    test that stops the worker and starts another)."""
-    gateway = HttpPaymentGateway(gateway_url, timeout_seconds=1.5)
+    test that stops the worker and starts another). Its gateway client is `gateway` if given (closed after
+    the block), else one for `gateway_url`."""
+    gateway = gateway or HttpPaymentGateway(gateway_url, timeout_seconds=1.5)
     try:
         with ThreadPoolExecutor(max_workers=16) as executor:
             worker = build_worker(
@@ -79,8 +81,9 @@ async def start_subscription(
     local_charge_attempts: int = 60,
     timezone: str = "UTC",
     voucher_claim_id: uuid.UUID | None = None,
+    contract_id: str | None = None,
 ) -> tuple[str, SubscriptionHandle]:
-    contract_id = str(uuid.uuid4())
+    contract_id = contract_id or str(uuid.uuid4())
     handle = await env.client.start_workflow(
         SubscriptionWorkflow.run,
         SubscriptionInput(

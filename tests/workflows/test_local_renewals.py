@@ -17,7 +17,7 @@ from activities.names import SETTLE_PERIOD
 from infra.db import SessionFactory
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import assert_one_charge_per_period, cancel_now, paid_periods, wait_for_paid
-from tests.reliability.history import local_activity_data, waits_after_charges
+from tests.reliability.history import local_charge_result, waits_after_charges
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
 from tests.support.temporal import SubscriptionHandle, running_worker, start_subscription
@@ -33,8 +33,7 @@ def local_charges(history: list[HistoryEvent]) -> list[int]:
     for event in history:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             tasks += 1
-        data = local_activity_data(event)
-        if data is not None and data["activity_type"] == SETTLE_PERIOD:
+        if local_charge_result(event) is not None:
             found.append(tasks)
     return found
 
