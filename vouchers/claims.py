@@ -1,13 +1,15 @@
 """Claiming a voucher, exactly: both caps are enforced by conditional writes, never check-then-act.
 
-A claim is one call of the `claim_voucher` database function (migration 0004), one round trip:
+A claim is one call of the `claim_voucher` database function (migrations 0004 and 0006), one round trip
+(two when every stripe with stock left is held by other claims at that moment):
 1. the Idempotency-Key is reserved (a replay returns the first claim and writes nothing);
 2. the voucher row is key-share-locked while claimable (enabled, in the claim window, in the audience):
    every state or stock change locks it FOR UPDATE, so it waits for claims in flight and claims after it
    see the new row;
 3. the user's holding is upserted only while under the per-user limit (locking that user's row);
 4. the claim row is written, and last one stock stripe with stock left is taken (vouchers.stock): any stripe
-   no other claim holds, else the first to come free. No claim waits on a single hot row.
+   no other claim holds; when every one is held, the call is undone and made again, and that call waits
+   for the first stripe to come free. No claim waits on a single hot row.
 Under READ COMMITTED each conditional write re-checks its condition on the newest row version after
 waiting for a lock, so concurrent claims never overshoot. A refusal raises inside the function, which
 undoes everything it wrote; the refusal is then explained from the newest committed state.
@@ -24,6 +26,7 @@ from functools import cached_property
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
@@ -100,11 +103,13 @@ class IdempotentRequest:
 
 # Raised by the function for every refusal; the reason is then read from the committed state.
 REFUSED = "VC001"
+# Raised by a call that would have to wait for a stripe: undone whole, it is made again to wait.
+EVERY_STRIPE_TAKEN = "VC002"
 
 _CLAIM = """
 SELECT replayed_claim_id, replayed_request_hash, voucher
 FROM claim_voucher(%(voucher_id)s, %(user_id)s, %(claim_id)s, %(now)s,
-                   %(scope)s, %(key)s, %(request_hash)s, %(record_id)s)
+                   %(scope)s, %(key)s, %(request_hash)s, %(record_id)s, %(wait)s)
 """
 
 
@@ -153,9 +158,8 @@ def claim_voucher(
         "request_hash": idempotency.request_hash if idempotency else None,
         "record_id": uuid.uuid4(),
     }
-    connection = driver_connection(session)
     try:
-        row = execute_alone(connection, _CLAIM, params).fetchone()
+        row = _claim_row(driver_connection(session), params)
     except psycopg.Error as error:
         if error.sqlstate != REFUSED:
             raise
@@ -173,6 +177,19 @@ def claim_voucher(
         return claim, Voucher.model_validate(voucher_fields)
 
     return Claimed(created=True, _build=build)
+
+
+def _claim_row(connection: psycopg.Connection[Any], params: dict[str, Any]) -> Any:
+    """The function's row. Alone, the call first takes a free stripe or is undone whole (locks included)
+    and made again to wait for one; inside the caller's transaction, which cannot be undone in part, it
+    waits at once."""
+    if connection.info.transaction_status is TransactionStatus.IDLE:
+        try:
+            return execute_alone(connection, _CLAIM, {**params, "wait": False}).fetchone()
+        except psycopg.Error as error:
+            if error.sqlstate != EVERY_STRIPE_TAKEN:
+                raise
+    return execute_alone(connection, _CLAIM, {**params, "wait": True}).fetchone()
 
 
 def claims_of(session: Session, *, user_id: str) -> list[tuple[VoucherClaim, Voucher]]:

@@ -12,11 +12,11 @@ Revises: 0004
 Create Date: 2026-12-01 20:40:00
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from migrations import revisions
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -47,13 +47,8 @@ _FIRST_SEARCH_UNDONE_IF_EMPTY = """    BEGIN
 
 
 def _function_of_0004() -> str:
-    """The function as migration 0004 created it (the revision files are not an importable package)."""
-    path = Path(__file__).with_name("0004_voucher_stock_stripes.py")
-    spec = importlib.util.spec_from_file_location("revision_0004", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    created: str = module._CLAIM_FUNCTION
+    """The function as migration 0004 created it."""
+    created: str = revisions.load("0004_voucher_stock_stripes.py")._CLAIM_FUNCTION
     return created.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
