@@ -21,6 +21,7 @@ from infra.settings import Settings
 from infra.stack import DevStack
 from infra.stack_config import StackSettings
 from infra.stack_process import ChildProcess
+from infra.stack_ready import ChildDied
 from infra.stack_view import StackView
 
 
@@ -96,6 +97,11 @@ class System:
     cpu: CpuMeter
 
 
+class StackFailed(Exception):
+    """A process of the bench's stack died while starting. The message carries its log's last lines: the
+    stack's files go with the bench's temporary directory."""
+
+
 @contextmanager
 def running_system(
     data_dir: Path,
@@ -121,7 +127,13 @@ def running_system(
     baseline: ChildProcess | None = None
     sampler: RssSampler | None = None
     try:
-        dev.start()
+        try:
+            dev.start()
+        except ChildDied as died:
+            tail = "\n".join(died.child.log_tail()) or "(its log is empty)"
+            raise StackFailed(
+                f"{died} while the bench started it; the last lines of its log:\n{tail}"
+            ) from None
         assert dev.databases is not None
         env = stack_commands.child_env(
             stack=stack,

@@ -175,23 +175,28 @@ def bench(
     import os
 
     from bench.run import BenchOptions, run_bench
+    from bench.system import StackFailed
 
-    run_bench(
-        BenchOptions(
-            subscriptions=subscriptions,
-            periods=periods,
-            signup_samples=signup_samples,
-            open_subscriptions=open_subscriptions,
-            claims=claims,
-            claim_concurrency=claim_concurrency,
-            rounds=rounds,
-            warmup_subscriptions=warmup_subscriptions,
-            timer_shift_ms=timer_shift_ms,
-            database_url=os.environ.get("DATABASE_URL"),
-            temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
-        ),
-        json_path,
-    )
+    try:
+        run_bench(
+            BenchOptions(
+                subscriptions=subscriptions,
+                periods=periods,
+                signup_samples=signup_samples,
+                open_subscriptions=open_subscriptions,
+                claims=claims,
+                claim_concurrency=claim_concurrency,
+                rounds=rounds,
+                warmup_subscriptions=warmup_subscriptions,
+                timer_shift_ms=timer_shift_ms,
+                database_url=os.environ.get("DATABASE_URL"),
+                temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
+            ),
+            json_path,
+        )
+    except StackFailed as failed:
+        typer.echo(f"bench: {failed}", err=True)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""A process of the bench's stack that dies while starting is reported with the last lines of its log (the
+stack's files go with the bench's temporary directory), and the bench exits 1 with nothing measured."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from infra import stack_commands
+from infra.stack_config import StackSettings
+
+
+def test_a_dev_server_dying_at_start_is_reported_with_its_log(
+    monkeypatch: pytest.MonkeyPatch, database_url_for_test: str
+) -> None:
+    def dies_at_start(stack: StackSettings, *, namespace: str) -> list[str]:
+        said = "listen tcp 127.0.0.1:7233: bind: address already in use"
+        return [sys.executable, "-c", f"import sys; print({said!r}, file=sys.stderr); sys.exit(1)"]
+
+    monkeypatch.setattr(stack_commands, "temporal_dev_server", dies_at_start)
+    monkeypatch.setenv("DATABASE_URL", database_url_for_test)
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+
+    result = CliRunner().invoke(app, ["bench", "--rounds", "1"])
+
+    assert result.exit_code == 1, result.output
+    assert "bench: temporal exited (exit 1) while the bench started it" in result.stderr
+    assert "address already in use" in result.stderr
+    assert "iot-billing bench" not in result.stdout  # no table: nothing was measured
