@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from sqlmodel import Session
 
 from bench.phases import Api, Progress, gather_limited
-from infra.db import make_engine, make_session_factory, transaction
+from infra.db import SessionFactory, make_engine, make_session_factory, transaction
 from vouchers.claims import claim_voucher
 
 
@@ -110,22 +111,24 @@ def _per_s_once_connected(shares: list[int], job: Callable[[int, threading.Barri
 
 def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, connections: int) -> float:
     """Claims through `claim_voucher`, from `connections` threads, each on its own pooled connection. The
-    clock starts once every connection is open: the figure is claims, not connection set-up."""
+    clock starts once every connection is open and has made one claim: the figure is claims, not connection
+    set-up, nor a new server session's first call of the claim function (it compiles the function and plans
+    its statements; a pooled connection in service has done so long before). The voucher's stock must cover
+    `claims` plus one claim per connection."""
     shares = split_evenly(claims, connections)
     engine = make_engine(database_url, pool_size=len(shares))
     sessions = make_session_factory(engine)
 
+    def claim(sessions: SessionFactory, user_id: str) -> None:
+        with transaction(sessions) as session:
+            claim_voucher(session, voucher_id=uuid.UUID(voucher_id), user_id=user_id, now=datetime.now(UTC))
+
     def claimer(worker: int, ready: threading.Barrier) -> None:
-        with engine.connect():
-            ready.wait()  # held open until all are, so the pool keeps one per thread
+        with engine.connect() as own:
+            claim(lambda: Session(bind=own, expire_on_commit=False), f"svc-{worker}-warm")
+            ready.wait()  # held open until all are, so the pool keeps one per thread, each warmed
         for n in range(shares[worker]):
-            with transaction(sessions) as session:
-                claim_voucher(
-                    session,
-                    voucher_id=uuid.UUID(voucher_id),
-                    user_id=f"svc-{worker}-{n}",
-                    now=datetime.now(UTC),
-                )
+            claim(sessions, f"svc-{worker}-{n}")
 
     try:
         return _per_s_once_connected(shares, claimer)
@@ -133,24 +136,27 @@ def service_claims_per_s(database_url: str, voucher_id: str, *, claims: int, con
         engine.dispose()
 
 
+_RAW_UPDATE = "UPDATE bench_hot_row SET claimed = claimed + 1 WHERE id = 1 AND claimed < stock"
+
+
 def raw_updates_per_s(database_url: str, *, updates: int, connections: int) -> float:
-    """The same contention with nothing but the conditional UPDATE, each on its own connection."""
+    """The same contention with nothing but the conditional UPDATE, each on its own connection, which has
+    run it once before the clock starts (as each claimer has claimed once)."""
+    shares = split_evenly(updates, connections)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_hot_row (id int PRIMARY KEY, claimed int, stock int)")
         conn.execute(
             "INSERT INTO bench_hot_row VALUES (1, 0, %s) ON CONFLICT (id) DO UPDATE SET claimed = 0, "
             "stock = excluded.stock",
-            (updates,),
+            (updates + len(shares),),
         )
-    shares = split_evenly(updates, connections)
 
     def hammer(worker: int, ready: threading.Barrier) -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(_RAW_UPDATE)
             ready.wait()
             for _ in range(shares[worker]):
-                conn.execute(
-                    "UPDATE bench_hot_row SET claimed = claimed + 1 WHERE id = 1 AND claimed < stock"
-                )
+                conn.execute(_RAW_UPDATE)
 
     return _per_s_once_connected(shares, hammer)
 
@@ -175,7 +181,7 @@ async def claim_figures(api: Api, *, claims: int, concurrency: int, progress: Pr
                     )
                 )
             else:
-                direct = await _voucher(api, stock=claims)
+                direct = await _voucher(api, stock=claims + concurrency)  # and one per claimer to warm up
                 service.append(
                     await asyncio.to_thread(
                         service_claims_per_s,
