@@ -1,4 +1,11 @@
-"""`PaymentGateway` over HTTP: the sandbox's JSON contract (`gateway.sandbox`) on a sync httpx client.
+"""`PaymentGateway` over HTTP: the sandbox's JSON contract (`gateway.sandbox`) on httpx's sync transport.
+
+Requests go straight to the transport (its connection pool), not through `httpx.Client`: every period's
+charge is one call, and the client's machinery around the transport (URL merging, cookies, auth and
+redirect handling, event hooks) was half the call's CPU and none of it is wanted here; the gateway contract
+has no cookies, auth or redirects, and the gateway's address is configured, never taken from proxy
+variables in the environment. The transport still maps connection and timeout failures to httpx's
+exceptions.
 
 Failure mapping, so callers can decide whether a retry is safe:
 - timeout, connection failure, 5xx, unreadable success body → `GatewayUnavailable` (outcome unknown);
@@ -8,6 +15,7 @@ Failure mapping, so callers can decide whether a retry is safe:
 
 from __future__ import annotations
 
+from json import dumps
 from typing import TypeVar
 
 import httpx
@@ -24,6 +32,8 @@ from gateway.protocol import (
 from models.money import Money
 
 _Result = TypeVar("_Result", bound=BaseModel)
+# Paths with an agreement id in them are one per agreement: only so many are kept.
+_URLS_KEPT = 64
 
 
 class GatewayProblem(GatewayRequestError):
@@ -52,12 +62,11 @@ class HttpPaymentGateway:
         timeout_seconds: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._client = httpx.Client(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout_seconds),
-            transport=transport,
-            headers={"accept": "application/json"},
-        )
+        self._transport = transport if transport is not None else httpx.HTTPTransport()
+        # Paths are relative to the base URL's own path, as httpx.Client's base_url has them.
+        self._base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self._urls: dict[str, httpx.URL] = {}
+        self._extensions = {"timeout": httpx.Timeout(timeout_seconds).as_dict()}
 
     def sign_agreement(
         self, *, agreement_token: str, reference: str, user_id: str, single_charge_cap: Money
@@ -88,7 +97,7 @@ class HttpPaymentGateway:
         return self._call("GET", f"/v1/agreements/{agreement_id}", Agreement)
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
     def __enter__(self) -> HttpPaymentGateway:
         return self
@@ -99,8 +108,20 @@ class HttpPaymentGateway:
     def _call(
         self, method: str, path: str, result_type: type[_Result], *, json: object | None = None
     ) -> _Result:
+        headers = {"accept": "application/json"}
+        content = None
+        if json is not None:
+            headers["content-type"] = "application/json"
+            content = dumps(json, separators=(",", ":")).encode()
+        request = httpx.Request(
+            method, self._url(path), headers=headers, content=content, extensions=self._extensions
+        )
         try:
-            response = self._client.request(method, path, json=json)
+            response = self._transport.handle_request(request)
+            try:
+                response.read()
+            finally:
+                response.close()
         except httpx.TimeoutException as exc:
             raise GatewayUnavailable(f"{method} {path}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
@@ -119,6 +140,15 @@ class HttpPaymentGateway:
                 raise AgreementRejected(code, detail)
             raise GatewayProblem(status=response.status_code, code=code, detail=detail)
         raise GatewayUnavailable(f"{method} {path}: HTTP {response.status_code}")
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of a path, parsed once per path (charges and signing always use the same)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._base_url.join(path.lstrip("/"))
+            if len(self._urls) < _URLS_KEPT:
+                self._urls[path] = url
+        return url
 
 
 def _read_problem(response: httpx.Response) -> _ProblemBody:

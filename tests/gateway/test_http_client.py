@@ -130,3 +130,17 @@ def test_connection_refused_maps_to_gateway_unavailable() -> None:
         pytest.raises(GatewayUnavailable, match="ConnectError"),
     ):
         _charge(gateway)
+
+
+def test_paths_are_joined_under_the_base_urls_own_path() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return _problem(404, "agreement_not_found")
+
+    for base in ("http://gateway.test/pay", "http://gateway.test/pay/"):
+        gateway = HttpPaymentGateway(base, transport=httpx.MockTransport(handler))
+        with gateway, pytest.raises(GatewayProblem):
+            gateway.get_agreement(agreement_id="agr_1")
+    assert seen == ["http://gateway.test/pay/v1/agreements/agr_1"] * 2
