@@ -157,19 +157,31 @@ def running_system(
             pids["postgres"] = postmaster.pid
         sampler = RssSampler(worker.pid)
         sampler.start()
-        yield System(
-            api_url=stack.api_url,
-            temporal_address=stack.temporal_address,
-            database_url=dev.databases.app_url,
-            admin_token=app.admin_token.get_secret_value(),
-            user_token_secret=app.user_token_secret.get_secret_value(),
-            task_queue=app.task_queue,
-            worker_rss=sampler,
-            cpu=CpuMeter(pids),
-        )
+        try:
+            yield System(
+                api_url=stack.api_url,
+                temporal_address=stack.temporal_address,
+                database_url=dev.databases.app_url,
+                admin_token=app.admin_token.get_secret_value(),
+                user_token_secret=app.user_token_secret.get_secret_value(),
+                task_queue=app.task_queue,
+                worker_rss=sampler,
+                cpu=CpuMeter(pids),
+            )
+        except Exception:
+            # Whatever failed may show in a process's log, and the logs go with the temporary directory.
+            _print_log_tails([*dev.children, baseline])
+            raise
     finally:
         if sampler is not None:
             sampler.stop()
         if baseline is not None:
             baseline.stop()
         dev.shutdown()
+
+
+def _print_log_tails(children: list[ChildProcess], lines: int = 15) -> None:
+    for child in children:
+        tail = child.log_tail(lines)
+        print(f"bench: the last lines of {child.name}'s log:", file=sys.stderr)
+        print("\n".join(f"  {line}" for line in tail) or "  (empty)", file=sys.stderr)
