@@ -32,8 +32,6 @@ from gateway.protocol import (
 from models.money import Money
 
 _Result = TypeVar("_Result", bound=BaseModel)
-# Paths with an agreement id in them are one per agreement: only so many are kept.
-_URLS_KEPT = 64
 
 
 class GatewayProblem(GatewayRequestError):
@@ -65,7 +63,10 @@ class HttpPaymentGateway:
         self._transport = transport if transport is not None else httpx.HTTPTransport()
         # Paths are relative to the base URL's own path, as httpx.Client's base_url has them.
         self._base_url = httpx.URL(base_url.rstrip("/") + "/")
-        self._urls: dict[str, httpx.URL] = {}
+        # Signing and charging paths, parsed once; a path with an agreement id is joined per call.
+        self._urls = {
+            path: self._base_url.join(path.lstrip("/")) for path in ("/v1/agreements", "/v1/charges")
+        }
         self._extensions = {"timeout": httpx.Timeout(timeout_seconds).as_dict()}
 
     def sign_agreement(
@@ -142,13 +143,8 @@ class HttpPaymentGateway:
         raise GatewayUnavailable(f"{method} {path}: HTTP {response.status_code}")
 
     def _url(self, path: str) -> httpx.URL:
-        """The absolute URL of a path, parsed once per path (charges and signing always use the same)."""
         url = self._urls.get(path)
-        if url is None:
-            url = self._base_url.join(path.lstrip("/"))
-            if len(self._urls) < _URLS_KEPT:
-                self._urls[path] = url
-        return url
+        return url if url is not None else self._base_url.join(path.lstrip("/"))
 
 
 def _read_problem(response: httpx.Response) -> _ProblemBody:
