@@ -78,7 +78,7 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
             bar.advance(task, options.signup_samples)
             signups = await signup_ms(api, samples=options.signup_samples)
             bar.advance(task, options.signup_samples)
-            events = await history_events_per_period(client, rates.contract_ids, options.periods)
+            events = await history_events_per_period(client, system.database_url, rates.contract_ids)
             task = bar.add_task("open subscriptions (memory)", total=options.open_subscriptions)
             catalog = await api.catalog(cycle="P1M", users=options.open_subscriptions)
             before = system.cpu.read()

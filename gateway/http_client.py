@@ -29,6 +29,7 @@ from gateway.protocol import (
     GatewayRequestError,
     GatewayUnavailable,
 )
+from infra.keep_alive import CLIENT_KEEP_ALIVE_S
 from models.money import Money
 
 _Result = TypeVar("_Result", bound=BaseModel)
@@ -60,7 +61,11 @@ class HttpPaymentGateway:
         timeout_seconds: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._transport = transport if transport is not None else httpx.HTTPTransport()
+        self._transport = (
+            transport
+            if transport is not None
+            else httpx.HTTPTransport(limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_S))
+        )
         # Paths are relative to the base URL's own path, as httpx.Client's base_url has them.
         self._base_url = httpx.URL(base_url.rstrip("/") + "/")
         # Signing and charging paths, parsed once; a path with an agreement id is joined per call.

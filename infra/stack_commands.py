@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from infra.keep_alive import SERVER_KEEP_ALIVE_S
 from infra.stack_config import StackSettings
 from infra.temporal import temporal_cli_path, timer_shift_flags
 from workflows.search_attributes import dev_server_flags
@@ -88,4 +89,6 @@ def api(stack: StackSettings) -> list[str]:
         # Open keep-alive connections must not hold a stop for long.
         "--timeout-graceful-shutdown",
         "5",
+        "--timeout-keep-alive",
+        str(SERVER_KEEP_ALIVE_S),
     ]

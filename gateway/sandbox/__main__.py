@@ -10,6 +10,7 @@ from pydantic_settings import CliApp
 
 from gateway.sandbox.app import create_app
 from gateway.sandbox.settings import SandboxSettings
+from infra.keep_alive import SERVER_KEEP_ALIVE_S
 from infra.logging import configure_logging
 
 
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_config=None,  # keep the structlog handlers configure_logging installed
         # A lost-response charge may be sleeping when we are stopped; do not wait for it in full.
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )
 
 
