@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import psycopg
@@ -16,11 +17,13 @@ from temporalio.client import Client
 
 from api.auth import issue_user_token
 from bench.bare import BASELINE_TASK_QUEUE, BareInput, BareSubscriptionWorkflow, ThreeActivityWorkflow
+from bench.lean_http import LeanHttp
 from bench.system import System
 from infra.keep_alive import CLIENT_KEEP_ALIVE_S
 from workflows.constants import subscription_workflow_id
 
 Progress = Callable[[int], None]
+API_CONNECTIONS = 64
 
 
 async def gather_limited(limit: int, jobs: list[Callable[[], Awaitable[None]]]) -> None:
@@ -89,8 +92,10 @@ class Api:
         self.http = httpx.AsyncClient(
             base_url=system.api_url,
             timeout=60,
-            limits=httpx.Limits(max_connections=64, keepalive_expiry=CLIENT_KEEP_ALIVE_S),
+            limits=httpx.Limits(max_connections=API_CONNECTIONS, keepalive_expiry=CLIENT_KEEP_ALIVE_S),
         )
+        # The signups the phases time and count go out on a client that leaves the cores to the system.
+        self.lean = LeanHttp(system.api_url)
         self.admin = {"Authorization": f"Bearer {system.admin_token}"}
 
     def user(self, user_id: str) -> dict[str, str]:
@@ -130,7 +135,7 @@ class Api:
 
     async def subscribe(self, catalog: Catalog, user_id: str, device_id: str) -> float:
         started = time.perf_counter()
-        await self.post(
+        response = await self.lean.post_json(
             "/v1/subscriptions",
             {
                 "product_id": catalog.product_id,
@@ -139,9 +144,12 @@ class Api:
             },
             {**self.user(user_id), "Idempotency-Key": uuid.uuid4().hex},
         )
+        if response.status != 201:
+            raise RuntimeError(f"signup -> {response.status}: {response.body[:300]!r}")
         return (time.perf_counter() - started) * 1000
 
     async def close(self) -> None:
+        await self.lean.close()
         await self.http.aclose()
 
 
@@ -157,16 +165,27 @@ class EngineRun:
     contract_ids: list[str]
 
 
-def _paid_counts(database_url: str, product_id: str) -> dict[str, tuple[int, datetime | None]]:
-    """Per contract: paid periods among the first `periods`, and when the last of those was paid."""
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT p.contract_id::text, count(*), max(p.paid_at) FROM charge_plans p "
-            "JOIN contracts c ON c.id = p.contract_id WHERE c.product_id = %s AND p.status = 'paid' "
-            "GROUP BY p.contract_id",
-            (product_id,),
-        ).fetchall()
-    return {row[0]: (row[1], row[2]) for row in rows}
+async def _paid_counts(conn: psycopg.AsyncConnection[Any], product_id: str) -> dict[str, int]:
+    """Per contract of the product: its paid periods."""
+    cursor = await conn.execute(
+        "SELECT p.contract_id::text, count(*) FROM charge_plans p "
+        "JOIN contracts c ON c.id = p.contract_id WHERE c.product_id = %s AND p.status = 'paid' "
+        "GROUP BY p.contract_id",
+        (product_id,),
+    )
+    return {row[0]: row[1] for row in await cursor.fetchall()}
+
+
+async def _last_paid_at(conn: psycopg.AsyncConnection[Any], product_id: str, periods: int) -> datetime:
+    cursor = await conn.execute(
+        "SELECT max(p.paid_at) FROM charge_plans p JOIN contracts c ON c.id = p.contract_id "
+        "WHERE c.product_id = %s AND p.status = 'paid' AND p.period < %s",
+        (product_id, periods),
+    )
+    row = await cursor.fetchone()
+    assert row is not None and row[0] is not None
+    value: datetime = row[0]
+    return value
 
 
 async def engine_periods_per_s(
@@ -174,25 +193,33 @@ async def engine_periods_per_s(
 ) -> EngineRun:
     """P periods of a subscription for each of the catalog's users (its product has a `PT1S` cycle)."""
     subscriptions = len(catalog.users)
-    started = datetime.now(UTC)
-    await gather_limited(16, [_subscribe_job(api, catalog, u, d) for u, d in catalog.users])
-    # Stopped as soon as seen with P periods paid, all at once: the figure counts P periods per
-    # subscription, as the baseline's workflows run, and a period begun past P (its timer fires a second
-    # after the last charge) would take the machine from the subscriptions still running.
-    stopping: dict[str, asyncio.Task[None]] = {}
-    reported = 0
-    while len(stopping) < subscriptions:
-        counts = await asyncio.to_thread(_paid_counts, api.system.database_url, catalog.product_id)
-        for contract_id, (count, _) in counts.items():
-            if count >= periods and contract_id not in stopping:
-                handle = client.get_workflow_handle(subscription_workflow_id(contract_id))
-                stopping[contract_id] = asyncio.create_task(handle.terminate("bench done"))
-        paid = sum(min(count, periods) for count, _ in counts.values())
-        progress(paid - reported)
-        reported = paid
-        await asyncio.sleep(0.1)
-    await asyncio.gather(*stopping.values())
-    finished = await asyncio.to_thread(_last_paid_at, api.system.database_url, catalog.product_id, periods)
+    async with await psycopg.AsyncConnection.connect(api.system.database_url, autocommit=True) as conn:
+        started = datetime.now(UTC)
+        # As many signups in flight as the client has connections: the baseline starts every workflow
+        # without waiting for any, while a signup is answered only once its first charge is decided.
+        signing_up = asyncio.create_task(
+            gather_limited(API_CONNECTIONS, [_subscribe_job(api, catalog, u, d) for u, d in catalog.users])
+        )
+        # Each is stopped as soon as it is seen with P periods paid, signups still running or not: the
+        # figure counts P periods per subscription, as the baseline's workflows run, and a period begun
+        # past P (its timer fires a second after the last charge) takes the machine from the rest.
+        stopping: dict[str, asyncio.Task[None]] = {}
+        reported = 0
+        while len(stopping) < subscriptions:
+            if signing_up.done():
+                signing_up.result()  # a signup that failed ends the phase here, with its error
+            counts = await _paid_counts(conn, catalog.product_id)
+            for contract_id, count in counts.items():
+                if count >= periods and contract_id not in stopping:
+                    handle = client.get_workflow_handle(subscription_workflow_id(contract_id))
+                    stopping[contract_id] = asyncio.create_task(handle.terminate("bench done"))
+            paid = sum(min(count, periods) for count in counts.values())
+            progress(paid - reported)
+            reported = paid
+            await asyncio.sleep(0.1)
+        await signing_up
+        await asyncio.gather(*stopping.values())
+        finished = await _last_paid_at(conn, catalog.product_id, periods)
     return EngineRun(
         periods_per_s=subscriptions * periods / (finished - started).total_seconds(),
         contract_ids=list(stopping),
@@ -204,18 +231,6 @@ def _subscribe_job(api: Api, catalog: Catalog, user_id: str, device_id: str) -> 
         await api.subscribe(catalog, user_id, device_id)
 
     return job
-
-
-def _last_paid_at(database_url: str, product_id: str, periods: int) -> datetime:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT max(p.paid_at) FROM charge_plans p JOIN contracts c ON c.id = p.contract_id "
-            "WHERE c.product_id = %s AND p.status = 'paid' AND p.period < %s",
-            (product_id, periods),
-        ).fetchone()
-    assert row is not None and row[0] is not None
-    value: datetime = row[0]
-    return value
 
 
 async def history_events_per_period(client: Client, database_url: str, contract_ids: list[str]) -> float:
