@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.worker import Worker
 
 from bench.bare import BASELINE_TASK_QUEUE, BareSubscriptionWorkflow, ThreeActivityWorkflow, noop
+from infra.heap import freeze_startup_heap
 from infra.settings import Settings
 from infra.temporal import cache_workflow_bytecode, connect
 from infra.workflow_runner import workflow_runner
@@ -34,6 +35,7 @@ async def main() -> None:
             max_concurrent_activities=ACTIVITY_THREADS,
             workflow_runner=workflow_runner(client.data_converter),
         )
+        freeze_startup_heap()  # as the engine's worker does
         async with worker:
             await stop.wait()
 

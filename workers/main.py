@@ -15,6 +15,7 @@ from activities.billing import BillingActivities
 from activities.vouchers import VoucherActivities
 from gateway.http_client import HttpPaymentGateway
 from infra.db import make_engine, make_session_factory
+from infra.heap import freeze_startup_heap
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.temporal import cache_workflow_bytecode, connect
@@ -73,7 +74,13 @@ async def run_worker(settings: Settings) -> None:
             max_cached_workflows=settings.max_cached_workflows,
             executor=executor,
         )
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        frozen = freeze_startup_heap()
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            temporal=settings.temporal_address,
+            frozen_objects=frozen,
+        )
         async with worker:
             await stop.wait()
             log.info("worker stopping: finishing in-flight tasks")
