@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.columns import enum_column, now_column, string_array
@@ -15,6 +15,8 @@ from models.enums import AttemptStatus, PlanStatus, SubscriptionStatus
 # The signed contract of one device group: product and price at signing, devices, agreement, progress.
 class Contract(SQLModel, table=True):
     __tablename__ = "contracts"
+    # Which running subscription holds a device: `device_ids && ...` on every signup (migration 0007).
+    __table_args__ = (Index("ix_contracts_device_ids", "device_ids", postgresql_using="gin"),)
 
     id: uuid.UUID = Field(primary_key=True)
     user_id: str = Field(max_length=100, index=True)
