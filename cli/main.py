@@ -157,7 +157,9 @@ def bench(
         32, min=1, help="Concurrent claimers (and raw UPDATE connections); fewer when there are fewer claims."
     ),
     rounds: int = typer.Option(
-        2, min=1, help="Rounds of baseline and engine, run B E, E B, ... (the ratio compares their means)."
+        4,
+        min=1,
+        help="Rounds of baseline and engine, run B E, E B, ... (the ratio compares their means).",
     ),
     warmup_subscriptions: int = typer.Option(
         20, min=0, help="Subscriptions (and bare workflows) run unmeasured before the first round; 0: none."
