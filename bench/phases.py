@@ -238,13 +238,13 @@ async def history_events_per_period(client: Client, database_url: str, contract_
     new). A subscription stopped after its timer for one more period fired counts that period's events
     too: the figure errs high, never low."""
     sample = contract_ids[:20]
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cursor = await conn.execute(
             "SELECT contract_id::text, count(*) FROM charge_plans "
             "WHERE contract_id = ANY(%s::uuid[]) AND status = 'paid' GROUP BY contract_id",
             (sample,),
-        ).fetchall()
-    paid: dict[str, int] = {row[0]: row[1] for row in rows}
+        )
+        paid: dict[str, int] = {row[0]: row[1] for row in await cursor.fetchall()}
     ratios: list[float] = []
     for contract_id in sample:
         workflow_id = subscription_workflow_id(contract_id)
