@@ -23,7 +23,6 @@ from models.messages import (
     SettleOutcome,
     SettlePeriodInput,
     SignContractInput,
-    SignedContract,
     SignupOutcome,
     TransitionInput,
 )
@@ -35,10 +34,6 @@ class BillingActivities:
     def __init__(self, sessions: SessionFactory, gateway: PaymentGateway) -> None:
         self._sessions = sessions
         self._gateway = gateway
-
-    @activity.defn(name=names.SIGN_CONTRACT)
-    def sign_contract(self, request: SignContractInput) -> SignedContract:
-        return sign_contract(sessions=self._sessions, gateway=self._gateway, request=request)
 
     @activity.defn(name=names.SETTLE_PERIOD)
     def settle_period(self, request: SettlePeriodInput) -> SettleOutcome:
@@ -84,7 +79,6 @@ class BillingActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [
-            self.sign_contract,
             self.settle_period,
             self.sign_and_settle_first,
             self.finish_contract,

@@ -23,12 +23,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.entitlements import end_entitlements
 from activities.events import append_event
-from activities.names import CONTRACT_NOT_FOUND
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
 from infra.db import SessionFactory, driver_connection, execute_alone, transaction
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
-from models.enums import AttemptStatus, PlanStatus, SubscriptionStatus
+from models.enums import AttemptStatus, PlanStatus, SettleKind, SubscriptionStatus
+from models.errors import CONTRACT_NOT_FOUND
 from models.messages import SettleOutcome, SettlePeriodInput
 from models.money import Money
 from vouchers.redemption import discount_for_period, mark_used
@@ -181,7 +181,7 @@ class _Base:
         self.delays = tuple(row["dunning_delays_seconds"])
         self.max_attempts: int = row["dunning_max_attempts"]
 
-    def outcome(self, kind: str, **fields: object) -> SettleOutcome:
+    def outcome(self, kind: SettleKind, **fields: object) -> SettleOutcome:
         return SettleOutcome.model_validate(
             {
                 "kind": kind,
@@ -214,14 +214,14 @@ def _finished_outcome(base: _Base, row: dict[str, Any]) -> SettleOutcome | None:
     if row["plan_status"] == PlanStatus.PAID:
         succeeded = row["attempt_status"] == AttemptStatus.SUCCEEDED
         return base.outcome(
-            "paid",
+            SettleKind.PAID,
             device_ids=tuple(row["plan_device_ids"]),
             amount=Money(amount_minor=row["plan_amount_minor"], currency=row["plan_currency"]),
             charge_id=row["gateway_charge_id"] if succeeded else None,
         )
     if row["attempt_status"] == AttemptStatus.DECLINED:
         return base.outcome(
-            "declined",
+            SettleKind.DECLINED,
             device_ids=tuple(row["plan_device_ids"] or ()),
             amount=Money(amount_minor=row["attempt_amount_minor"], currency=row["attempt_currency"]),
             decline_code=row["decline_code"],
@@ -264,7 +264,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                     "dropped": list(verification.dropped_device_ids),
                 },
             )
-            return base.outcome("not_verified", reason=verification.failure.value)
+            return base.outcome(SettleKind.NOT_VERIFIED, reason=verification.failure.value)
         priced = verification.plan
         assert priced is not None
         if row["voucher_claim_id"] is not None:
@@ -368,9 +368,11 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
             assert pending.voucher_claim_id is not None
             mark_used(session, claim_id=pending.voucher_claim_id, contract_id=base.contract_id, now=now)
     if paid:
-        return base.outcome("paid", device_ids=tuple(device_ids), amount=pending.amount, charge_id=charge_id)
+        return base.outcome(
+            SettleKind.PAID, device_ids=tuple(device_ids), amount=pending.amount, charge_id=charge_id
+        )
     return base.outcome(
-        "declined",
+        SettleKind.DECLINED,
         device_ids=tuple(device_ids),
         amount=pending.amount,
         decline_code=decline_code,

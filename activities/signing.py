@@ -25,11 +25,11 @@ from activities.device_groups import (
     send_live_devices,
     send_product_device_holder,
 )
-from activities.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.cycle import BillingCycle
 from models.enums import DeviceStatus, ProductStatus
+from models.errors import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from models.messages import SignContractInput, SignedContract
 from models.money import Money
 from vouchers.errors import VoucherNotUsable

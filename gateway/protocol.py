@@ -9,12 +9,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from models.enums import DeclineKind as DeclineKind
 from models.money import Money
-
-
-class DeclineKind(StrEnum):
-    SOFT = "soft"  # retryable later: insufficient funds, temporary limit
-    HARD = "hard"  # never retry: agreement revoked, card closed
 
 
 class ChargeStatus(StrEnum):

@@ -58,3 +58,16 @@ class EntitlementStatus(StrEnum):
 class CancelMode(StrEnum):
     AT_PERIOD_END = "at_period_end"
     IMMEDIATELY = "immediately"
+
+
+class DeclineKind(StrEnum):
+    SOFT = "soft"  # retryable later: insufficient funds, temporary limit
+    HARD = "hard"  # never retry: agreement revoked, card closed
+
+
+class SettleKind(StrEnum):
+    """What one charge attempt at one period came to."""
+
+    PAID = "paid"
+    DECLINED = "declined"
+    NOT_VERIFIED = "not_verified"

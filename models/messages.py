@@ -8,20 +8,22 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.enums import CancelMode, SubscriptionStatus
+from models.enums import CancelMode, DeclineKind, SettleKind, SubscriptionStatus
 from models.money import Money
 
 DEFAULT_PERIODS_PER_RUN = 12
 
 
-class _Message(BaseModel):
+class Message(BaseModel):
+    """A frozen message that crosses the workflow boundary."""
+
     model_config = ConfigDict(frozen=True)
 
 
-# --- workflow input and carried state -------------------------------------------------------------
+# --- workflow input, its state and what continue-as-new carries ---------------------------------------
 
 
-class SubscriptionInput(_Message):
+class SubscriptionInput(Message):
     contract_id: str
     user_id: str
     product_id: str
@@ -36,47 +38,22 @@ class SubscriptionInput(_Message):
     carried: CarriedState | None = None
 
 
-class Decline(_Message):
+class Decline(Message):
     code: str
-    kind: str
+    kind: DeclineKind
     at: datetime
     attempt: int
 
 
-class CarriedState(_Message):
-    status: SubscriptionStatus
-    agreement_id: str
-    agreement_token: str
-    anchor_at: datetime
-    billing_cycle: str
-    resource_type: str
-    period: int  # the period paid most recently
-    period_start: datetime
-    period_end: datetime
-    paid_through: datetime
-    device_ids: tuple[str, ...]
-    removed_device_ids: tuple[str, ...] = ()
-    added_device_ids: tuple[str, ...] = ()
-    cancel_mode: CancelMode | None = None
-    pending_agreement_token: str | None = None
-    last_decline: Decline | None = None
-    periods_charged: int = 0
-    runs: int = 1
-    max_devices: int = 0
-    device_change_seq: int = 0
+class SubscriptionProgress(BaseModel):
+    """Where a subscription stands, as its workflow knows it: the API shows these fields as they are.
+    Not frozen: the workflow keeps one copy and updates it."""
 
-
-class SubscriptionState(_Message):
-    """The query answer: everything an operator or the API needs about a subscription right now."""
-
-    contract_id: str
-    user_id: str
-    product_id: str
     status: SubscriptionStatus
     device_ids: tuple[str, ...]
     pending_removals: tuple[str, ...] = ()
     pending_additions: tuple[str, ...] = ()
-    period: int | None = None
+    period: int | None = None  # the period paid most recently
     period_start: datetime | None = None
     period_end: datetime | None = None
     paid_through: datetime | None = None
@@ -86,35 +63,55 @@ class SubscriptionState(_Message):
     cancel_mode: CancelMode | None = None
     termination_reason: str | None = None
     periods_charged: int = 0
+
+
+class SubscriptionState(SubscriptionProgress):
+    """The `state` query's answer, and what a run hands the next inside `CarriedState`."""
+
+    contract_id: str
+    user_id: str
+    product_id: str
     run_number: int = 1
+
+
+class CarriedState(Message):
+    """What a run hands the next beside the public state: the signed contract and the pending messages."""
+
+    state: SubscriptionState
+    signed: SignedContract
+    agreement_token: str
+    pending_agreement_token: str | None = None
+    cancel: CancelRequest | None = None
+    cancel_recorded: bool = False
+    device_change_seq: int = 0
 
 
 # --- signals and updates ---------------------------------------------------------------------------
 
 
-class CancelRequest(_Message):
+class CancelRequest(Message):
     mode: CancelMode = CancelMode.AT_PERIOD_END
     reason: str = "user_request"
 
 
-class DeviceChange(_Message):
+class DeviceChange(Message):
     device_id: str = Field(min_length=1, max_length=100)
     reason: str = "user_request"
 
 
-class DeviceChangeRequest(_Message):
+class DeviceChangeRequest(Message):
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
 
 
-class AgreementReplacement(_Message):
+class AgreementReplacement(Message):
     agreement_token: str = Field(min_length=1, max_length=100)
 
 
 # --- activity inputs and results -------------------------------------------------------------------
 
 
-class SignContractInput(_Message):
+class SignContractInput(Message):
     contract_id: str
     user_id: str
     product_id: str
@@ -125,7 +122,7 @@ class SignContractInput(_Message):
     voucher_claim_id: str | None = None
 
 
-class SignedContract(_Message):
+class SignedContract(Message):
     contract_id: str
     agreement_id: str
     anchor_at: datetime
@@ -137,7 +134,7 @@ class SignedContract(_Message):
     max_devices: int = 10
 
 
-class SettlePeriodInput(_Message):
+class SettlePeriodInput(Message):
     contract_id: str
     period: int
     attempt: int  # dunning attempt, 1-based; part of the idempotency key
@@ -145,10 +142,10 @@ class SettlePeriodInput(_Message):
     due_at: datetime
 
 
-class SettleOutcome(_Message):
+class SettleOutcome(Message):
     """What happened to one attempt at one period."""
 
-    kind: str  # "paid" | "declined" | "not_verified"
+    kind: SettleKind
     period: int
     attempt: int
     period_start: datetime
@@ -157,24 +154,23 @@ class SettleOutcome(_Message):
     amount: Money | None = None
     charge_id: str | None = None
     decline_code: str | None = None
-    decline_kind: str | None = None  # "soft" | "hard"
+    decline_kind: DeclineKind | None = None
     reason: str | None = None  # why verification failed
     dunning_delays_seconds: tuple[int, ...] = ()
     dunning_max_attempts: int = 1
     # When the worker answered, by its clock. A local activity runs inside a workflow task without moving
-    # `workflow.now()` on, so the wait for the next period is measured from here (outcomes recorded before
-    # this field have none).
-    answered_at: datetime | None = None
+    # `workflow.now()` on, so the wait for the next period is measured from here.
+    answered_at: datetime
 
 
-class SignupOutcome(_Message):
+class SignupOutcome(Message):
     """Signing and, unless it could not be made yet, the first period's first charge attempt."""
 
     signed: SignedContract
     first: SettleOutcome | None = None
 
 
-class FinishInput(_Message):
+class FinishInput(Message):
     """Close a contract for good: cancel, terminate, end or fail."""
 
     contract_id: str
@@ -184,7 +180,7 @@ class FinishInput(_Message):
     release_agreement: bool = True
 
 
-class TransitionInput(_Message):
+class TransitionInput(Message):
     """Record a non-final transition (past due, canceling, device change) in the contract and event log."""
 
     contract_id: str
@@ -195,15 +191,16 @@ class TransitionInput(_Message):
     detail: dict[str, str] = Field(default_factory=dict)
 
 
-class ReleaseAgreementInput(_Message):
+class ReleaseAgreementInput(Message):
     contract_id: str
     reason: str
 
 
-class ReplaceAgreementInput(_Message):
+class ReplaceAgreementInput(Message):
     contract_id: str
     agreement_token: str
     dedup_key: str
 
 
 SubscriptionInput.model_rebuild()
+CarriedState.model_rebuild()

@@ -12,7 +12,7 @@ from api.schemas.common import AgreementToken, DeviceId, RequestBody, TimeZoneNa
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent
 from models.enums import AttemptStatus, CancelMode, PlanStatus, SubscriptionStatus
-from models.messages import Decline, SubscriptionState
+from models.messages import SubscriptionProgress, SubscriptionState
 
 
 class PaymentIn(RequestBody):
@@ -38,61 +38,17 @@ class DevicesAdd(RequestBody):
     device_ids: list[DeviceId] = Field(min_length=1, max_length=100)
 
 
-class DeclineOut(BaseModel):
-    code: str
-    kind: str
-    at: datetime
-    attempt: int
-
-    @classmethod
-    def of(cls, decline: Decline) -> DeclineOut:
-        return cls(code=decline.code, kind=decline.kind, at=decline.at, attempt=decline.attempt)
-
-
-class SubscriptionOut(BaseModel):
+class SubscriptionOut(SubscriptionProgress):
     id: uuid.UUID
     user_id: str
     product_id: uuid.UUID
-    status: SubscriptionStatus
-    device_ids: list[str]
-    pending_removals: list[str] = []
-    pending_additions: list[str] = []
-    period: int | None = None
-    period_start: datetime | None = None
-    period_end: datetime | None = None
-    paid_through: datetime | None = None
-    next_charge_at: datetime | None = None
-    attempt: int = 0
-    last_decline: DeclineOut | None = None
-    cancel_mode: CancelMode | None = None
-    termination_reason: str | None = None
-    periods_charged: int = 0
     source: Literal["workflow", "database"] = Field(
         description="`workflow`: live state from the running workflow; `database`: the last recorded state."
     )
 
     @classmethod
     def of_state(cls, state: SubscriptionState) -> SubscriptionOut:
-        return cls(
-            id=uuid.UUID(state.contract_id),
-            user_id=state.user_id,
-            product_id=uuid.UUID(state.product_id),
-            status=state.status,
-            device_ids=list(state.device_ids),
-            pending_removals=list(state.pending_removals),
-            pending_additions=list(state.pending_additions),
-            period=state.period,
-            period_start=state.period_start,
-            period_end=state.period_end,
-            paid_through=state.paid_through,
-            next_charge_at=state.next_charge_at,
-            attempt=state.attempt,
-            last_decline=DeclineOut.of(state.last_decline) if state.last_decline else None,
-            cancel_mode=state.cancel_mode,
-            termination_reason=state.termination_reason,
-            periods_charged=state.periods_charged,
-            source="workflow",
-        )
+        return cls.model_validate({**dict(state), "id": state.contract_id, "source": "workflow"})
 
     @classmethod
     def of_contract(cls, contract: Contract, *, periods_charged: int) -> SubscriptionOut:
@@ -101,7 +57,7 @@ class SubscriptionOut(BaseModel):
             user_id=contract.user_id,
             product_id=contract.product_id,
             status=contract.status,
-            device_ids=list(contract.device_ids),
+            device_ids=tuple(contract.device_ids),
             period=contract.current_period if contract.paid_through else None,
             period_start=contract.period_start,
             period_end=contract.period_end,

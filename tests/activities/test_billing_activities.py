@@ -11,6 +11,7 @@ from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.billing import BillingActivities
+from activities.signing import sign_contract
 from gateway.http_client import HttpPaymentGateway
 from gateway.protocol import ChargeReference, ChargeResult, GatewayUnavailable
 from infra.db import SessionFactory, transaction
@@ -49,7 +50,7 @@ def acts(sessions: SessionFactory, gateway: CountingGateway) -> BillingActivitie
     return BillingActivities(sessions, gateway)
 
 
-def sign(acts: BillingActivities, sessions: SessionFactory, token: str) -> SignedContract:
+def sign(gateway: CountingGateway, sessions: SessionFactory, token: str) -> SignedContract:
     product_id = make_product(sessions, price=800)
     devices = make_devices(sessions, owner="vic", count=2)
     request = SignContractInput(
@@ -60,7 +61,7 @@ def sign(acts: BillingActivities, sessions: SessionFactory, token: str) -> Signe
         agreement_token=token,
         requested_at=datetime.now(UTC),
     )
-    return ActivityEnvironment().run(acts.sign_contract, request)
+    return sign_contract(sessions=sessions, gateway=gateway, request=request)
 
 
 def settle(acts: BillingActivities, signed: SignedContract, period: int = 0) -> SettleOutcome:
@@ -75,9 +76,9 @@ def settle(acts: BillingActivities, signed: SignedContract, period: int = 0) -> 
 
 
 def test_sign_contract_retried_returns_the_same_contract_and_agreement(
-    acts: BillingActivities, sessions: SessionFactory
+    acts: BillingActivities, sessions: SessionFactory, gateway: CountingGateway
 ) -> None:
-    signed = sign(acts, sessions, "sandbox_ok")
+    signed = sign(gateway, sessions, "sandbox_ok")
     request = SignContractInput(
         contract_id=signed.contract_id,
         user_id="vic",
@@ -86,15 +87,18 @@ def test_sign_contract_retried_returns_the_same_contract_and_agreement(
         agreement_token="sandbox_ok",
         requested_at=datetime.now(UTC),
     )
-    again = ActivityEnvironment().run(acts.sign_contract, request)
+    again = sign_contract(sessions=sessions, gateway=gateway, request=request)
     assert again == signed
     assert records(sessions, signed.contract_id).event_kinds == ["signed"]
 
 
 def test_settle_retried_after_gateway_committed_records_the_same_charge(
-    acts: BillingActivities, sessions: SessionFactory, sandbox_gateway: SandboxGateway
+    acts: BillingActivities,
+    sessions: SessionFactory,
+    gateway: CountingGateway,
+    sandbox_gateway: SandboxGateway,
 ) -> None:
-    signed = sign(acts, sessions, "sandbox_lost_response")
+    signed = sign(gateway, sessions, "sandbox_lost_response")
     with pytest.raises(GatewayUnavailable):
         settle(acts, signed)
     pending = records(sessions, signed.contract_id)
@@ -114,7 +118,7 @@ def test_settle_retried_after_gateway_committed_records_the_same_charge(
 def test_settle_of_a_paid_period_answers_from_the_database_without_charging(
     acts: BillingActivities, sessions: SessionFactory, gateway: CountingGateway
 ) -> None:
-    signed = sign(acts, sessions, "sandbox_ok")
+    signed = sign(gateway, sessions, "sandbox_ok")
     first = settle(acts, signed)
     assert gateway.charges == 1
     again = settle(acts, signed)
@@ -127,9 +131,12 @@ def test_settle_of_a_paid_period_answers_from_the_database_without_charging(
 
 
 def test_finish_contract_twice_is_harmless(
-    acts: BillingActivities, sessions: SessionFactory, sandbox_gateway: SandboxGateway
+    acts: BillingActivities,
+    sessions: SessionFactory,
+    gateway: CountingGateway,
+    sandbox_gateway: SandboxGateway,
 ) -> None:
-    signed = sign(acts, sessions, "sandbox_ok")
+    signed = sign(gateway, sessions, "sandbox_ok")
     settle(acts, signed)
     finish = FinishInput(
         contract_id=signed.contract_id,
@@ -150,9 +157,9 @@ def test_finish_contract_twice_is_harmless(
 
 
 def test_a_paid_period_never_shortens_an_entitlement_granted_further(
-    acts: BillingActivities, sessions: SessionFactory
+    acts: BillingActivities, sessions: SessionFactory, gateway: CountingGateway
 ) -> None:
-    signed = sign(acts, sessions, "sandbox_ok")
+    signed = sign(gateway, sessions, "sandbox_ok")
     contract_id = uuid.UUID(signed.contract_id)
     kept, extended = signed.device_ids
     later = datetime(2099, 1, 1, tzinfo=UTC)

@@ -1,9 +1,9 @@
-"""Records the histories replayed by test_replay.py. Runs only when asked, naming the workflow version:
+"""Records the histories replayed by test_replay.py. Runs only when asked, naming the release they stand for:
 
-    IOT_BILLING_RECORD_HISTORIES=v3 .venv/bin/pytest tests/histories/test_record_histories.py
+    IOT_BILLING_RECORD_HISTORIES=unreleased .venv/bin/pytest tests/histories/test_record_histories.py
 
-Record before changing workflow logic, commit the files, then make the change behind `workflow.patched`
-so that every committed history still replays (docs: README, "Changing a workflow safely")."""
+Before 1.0.0 a workflow change re-records the `unreleased` histories; from 1.0.0 on, each release's
+histories are kept and every change goes behind `workflow.patched` (docs/evolution.md)."""
 
 from __future__ import annotations
 
