@@ -6,8 +6,8 @@ Retry safety: the attempt row is written before the gateway call; a retry finds 
 the same key and amount, and the gateway answers with the charge it already made. Finished attempts and
 paid plans are answered from the database without calling the gateway at all.
 
-Plain SQL on the session's connection throughout: this runs for every period of every subscription, and
-ORM loads and flushes were half of the worker's CPU."""
+Plain SQL on the session's connection throughout: this runs for every period of every subscription, where
+ORM loads and flushes would cost more than the work itself."""
 
 from __future__ import annotations
 
