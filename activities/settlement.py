@@ -1,13 +1,13 @@
-"""Settle one attempt at one period (claims 1-7 in one round trip): refresh the contract from live product
-and device data, verify, write the plan, charge with a business-key idempotency key, then record the
-outcome and open entitlements.
+"""Settle one attempt at one period (seed claims 1-7 in one round trip): refresh the contract from live
+product and device data, verify, write the plan, charge with a business-key idempotency key, then record
+the outcome and open entitlements.
 
 Retry safety: the attempt row is written before the gateway call; a retry finds it and charges again with
 the same key and amount, and the gateway answers with the charge it already made. Finished attempts and
 paid plans are answered from the database without calling the gateway at all.
 
-Plain SQL on the session's connection throughout: this runs for every period of every subscription, and
-ORM loads and flushes were half of the worker's CPU."""
+Plain SQL on the session's connection throughout: this runs for every period of every subscription, where
+ORM loads and flushes would cost more than the work itself."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ FOR UPDATE OF c
 """
 
 # The plan, the pending attempt and the contract's current terms, in one statement (the contract is locked
-# by the load). Claim 3: a plan not yet paid is updated to the devices and price that apply now.
+# by the load). Seed claim 3: a plan not yet paid is updated to the devices and price that apply now.
 _WRITE_PENDING = """
 WITH plan AS (
     INSERT INTO charge_plans (id, contract_id, period, period_start, period_end, due_at, device_ids,
@@ -111,7 +111,7 @@ WITH contract AS (
     WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
     RETURNING device_ids, discount_minor
 ), entitled AS (
-    -- Claims 1 and 6: every device of the paid plan, until the period end; a retry or a replayed period
+    -- Seed claims 1 and 6: every device of the paid plan, until the period end; a retry or a replayed period
     -- never shortens what was already granted.
     INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from, valid_until, status)
     SELECT gen_random_uuid(), contract.id, device_id, contract.resource_type, %(start)s, %(end)s, 'active'
@@ -152,7 +152,7 @@ def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, 
 
 def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
     if request.period == 0:
-        # Claim 2: the first plan is executed directly, from the contract just signed.
+        # Seed claim 2: the first plan is executed directly, from the contract just signed.
         return Verification(price_plan(request.device_ids, row["unit_price_minor"]), None)
     return verify_renewal(
         terms=ContractTerms(
@@ -301,7 +301,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 "currency": row["currency"],
             },
         )
-        # Claim 7: a device that left the group (signal, unbind, transfer) keeps its entitlement only to
+        # Seed claim 7: a device that left the group (signal, unbind, transfer) keeps its entitlement only to
         # the paid-through time, which is this period's start.
         left = [d for d in row["device_ids"] if d not in priced.device_ids]
         if left:

@@ -1,4 +1,4 @@
-"""Claim 1: validate the signup, sign the payment agreement, write the contract. Nothing is written when
+"""Seed claim 1: validate the signup, sign the payment agreement, write the contract. Nothing is written when
 the input is bad or the gateway refuses; a retry after a crash finds the agreement and the contract."""
 
 from __future__ import annotations

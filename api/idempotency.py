@@ -54,8 +54,8 @@ def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# Plain SQL on the session's connection: every signup runs these, and the ORM's statement building was
-# most of the API's own work per signup.
+# Plain SQL on the session's connection: every signup runs these, and the ORM's statement building would
+# be most of the API's own work per signup.
 _FIND = """
 SELECT id, resource_id, response_status, response_body, request_hash FROM idempotency_records
 WHERE scope = %(scope)s AND user_id = %(user_id)s AND key = %(key)s

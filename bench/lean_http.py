@@ -1,10 +1,10 @@
 """A lean HTTP/1.1 client for the bench's load: keep-alive connections to one server, JSON bodies out,
 whole responses in.
 
-The bench drives the system from the same cores it measures. With httpx its process took 3.2 ms of CPU per
-engine period against 0.8 ms per baseline period, where it starts workflows (httpx's pool, sniffing the
-async library, stream wrappers): a few percent of the engine's own cost. With this client, about 0.8.
-It speaks only what our API answers: responses framed by Content-Length."""
+The bench drives the system from the same cores it measures, so driving the engine's signups should cost it
+no more than starting the baseline's workflows does; httpx's machinery (its pool, sniffing the async
+library, stream wrappers) costs several times that (docs/benchmarks.md). It speaks only what our API
+answers: responses framed by Content-Length."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ class BenchOptions:
     # Both phases once, small and unmeasured, before the first round: a cold server made the first
     # round's baseline the slowest phase of the run.
     warmup_subscriptions: int = 20
-    # How far ahead the dev server's timer queue reads; None keeps its default (1 s). See README, "bench".
+    # How far ahead the dev server's timer queue reads; None keeps its default (1 s). See docs/benchmarks.md.
     timer_shift_ms: int | None = None
     database_url: str | None = None
     temporal_address: str | None = None

@@ -2,8 +2,8 @@
 
 Requests go straight to the transport (its connection pool), not through `httpx.Client`: every period's
 charge is one call, and the client's machinery around the transport (URL merging, cookies, auth and
-redirect handling, event hooks) was half the call's CPU and none of it is wanted here; the gateway contract
-has no cookies, auth or redirects, and the gateway's address is configured, never taken from proxy
+redirect handling, event hooks) costs much of the call's CPU while none of it is wanted here; the gateway
+contract has no cookies, auth or redirects, and the gateway's address is configured, never taken from proxy
 variables in the environment. The transport still maps connection and timeout failures to httpx's
 exceptions.
 

@@ -1,12 +1,10 @@
 """The worker's heap after start-up: what is loaded then (modules, classes, the SDK, the ORM) lives as long
 as the process, so the cyclic garbage collector stops looking at it.
 
-Every full collection traverses every tracked object. The worker starts with about 140,000 of them, and a
-full collection of those alone took about 60 ms here; signups allocate enough (each workflow run imports
-its module afresh in the sandbox) to trigger one every few seconds under load. In a profile of 1,000
-signups, frozen start-up objects cut full collections from about 220 to 125 ms each and the worker's
-CPU per signup by about 5 %. Collection thresholds stay Python's own: raising them saved more CPU but kept
-evicted workflow runs' garbage longer, and the worker's peak memory rose by a sixth."""
+Every full collection traverses every tracked object, and signups allocate enough (each workflow run
+imports its module afresh in the sandbox) to trigger full collections often under load: objects that live
+forever only make each of them slower. Collection thresholds stay Python's own: raising them kept evicted
+workflow runs' garbage longer, and the worker's peak memory rose (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

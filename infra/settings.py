@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     db_pool_size: int = 20
-    # Workflows kept in worker memory between tasks. Each cached sandboxed run costs roughly 0.2 MB; a
-    # monthly subscription evicted from the cache replays its short history when its timer fires.
+    # Workflows kept in worker memory between tasks, a bound on the worker's memory; a monthly
+    # subscription evicted from the cache replays its short history when its timer fires.
     max_cached_workflows: int = 500
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ def timer_shift_flags(milliseconds: int | None) -> list[str]:
     A timer shorter than the shift fires after about the shift. The bench's `PT1S` cycle makes every
     renewal's wait shorter than a second, and `iot-billing bench --timer-shift-ms` shows what a shorter
     shift changes. Nothing else sets it: under saturation a shorter shift made this dev server hold
-    some timers for about 24 s (README)."""
+    some timers far too long (docs/benchmarks.md)."""
     if milliseconds is None:
         return []
     return ["--dynamic-config-value", f'history.timerProcessorMaxTimeShift="{milliseconds}ms"']
@@ -82,8 +82,8 @@ def cache_workflow_bytecode(*packages: str) -> None:
     """Write bytecode for the workflow packages once, at worker start.
 
     The sandbox imports workflow modules afresh for every workflow run. Where PYTHONDONTWRITEBYTECODE is
-    set, no .pyc exists, so each of those imports compiled the source again: a third of a signup's worker
-    CPU in a profile. Python still reads .pyc files that exist, whatever that variable says. A read-only
+    set, no .pyc exists, so each of those imports would compile the source again, a large share of a
+    signup's worker CPU. Python still reads .pyc files that exist, whatever that variable says. A read-only
     install is left as it is."""
     import compileall
     import importlib.util

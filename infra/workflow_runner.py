@@ -2,9 +2,9 @@
 
 Around every payload sequence of every activation and completion, the SDK asks the workflow instance which
 serialization context and which external-store context the payloads belong to, three times per direction.
-In the sandbox each of those questions compiles and executes a code string under the sandbox's importer:
-about a sixth of the engine worker's CPU in a profile of the bench. The answer only reaches a payload codec
-or an external payload store. Where the data converter has neither, every answer gives the same bytes, so
+In the sandbox each of those questions compiles and executes a code string under the sandbox's importer,
+a large share of the worker's CPU (docs/benchmarks.md). The answer only reaches a payload codec or an
+external payload store. Where the data converter has neither, every answer gives the same bytes, so
 `ContextFreeRunner` answers without entering the sandbox; the workflow code itself still runs sandboxed."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The retry schedule for declined charges (claim 5): delays between attempts and the attempt threshold."""
+"""The retry schedule for declined charges (seed claim 5): delays between attempts and the attempt
+threshold."""
 
 from __future__ import annotations
 

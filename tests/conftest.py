@@ -67,7 +67,7 @@ def sessions(database_url_for_test: str) -> Iterator[SessionFactory]:
 
 @pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server per test (it starts in ~0.2 s): no test's timers or outstanding activities
+    """A time-skipping server per test (it starts quickly): no test's timers or outstanding activities
     can hold another test's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter

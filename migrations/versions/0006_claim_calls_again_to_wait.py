@@ -2,9 +2,7 @@
 
 Migration 0005 ran the first stripe search in a sub-transaction, so that the locks it kept on stripes found
 sold out on a second look were released before the claim waited. The sub-transaction, entered by every
-claim, cost much of a claim's throughput on one hot voucher: three rounds of 2,000 claims from 32
-connections made 1,621, 837 and 750 claims/s with it and 2,241, 1,843 and 1,680 with this change (a raw
-conditional UPDATE: 2,124-2,396/s).
+claim, cost much of a claim's throughput on one hot voucher (docs/benchmarks.md).
 
 Now the first call never waits: when no stripe with stock is free it raises VC002 and the whole call is
 undone, its locks with it. The caller calls again with `p_wait`, and that call waits for a stripe in stripe

@@ -3,8 +3,7 @@ not read every contract
 
 Every signup asks twice (the API's check and signing's final one) which running subscription for the
 product's resource type shares a device with the new group: `device_ids && $devices`. With no index on the
-array, each ask read every running contract; on the bench, about 200 rows a time after a few hundred
-signups, and in service, every subscription there is.
+array, each ask reads every running contract, and in service that is every subscription there is.
 
 Revision ID: 0007
 Revises: 0006

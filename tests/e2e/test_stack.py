@@ -1,6 +1,6 @@
 """The slowest tests of the suite: the whole system started as a user starts it (`iot-billing up`, the
 README's run command), driven through HTTP only, then stopped with SIGTERM. Each starts an embedded
-PostgreSQL, a Temporal dev server, the sandbox gateway, a worker and the API: about 15-30 s per start."""
+PostgreSQL, a Temporal dev server, the sandbox gateway, a worker and the API: tens of seconds per start."""
 
 from __future__ import annotations
 

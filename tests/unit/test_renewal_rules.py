@@ -1,4 +1,4 @@
-"""verify_renewal and price_plan: the pure checks behind claims 3, 4 and 7."""
+"""verify_renewal and price_plan: the pure checks behind seed claims 3, 4 and 7."""
 
 from __future__ import annotations
 

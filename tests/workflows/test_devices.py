@@ -1,5 +1,6 @@
-"""Claim 7: devices leaving the group drop out of the next plan, keep their entitlement to paid-through, and
-a group with none left ends; devices joining are charged and entitled from the next period."""
+"""Seed claim 7: devices leaving the group drop out of the next plan, keep their entitlement to
+paid-through, and a group with none left ends; devices joining are charged and entitled from the next
+period."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Claim 5: a declined charge is retried after the product's delays until it succeeds; past the threshold,
-or on a hard decline, the contract ends."""
+"""Seed claim 5: a declined charge is retried after the product's delays until it succeeds; past the
+threshold, or on a hard decline, the contract ends."""
 
 from __future__ import annotations
 

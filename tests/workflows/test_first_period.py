@@ -1,4 +1,5 @@
-"""Claims 1 and 2: signing builds the contract, the first plan is charged directly, devices are entitled."""
+"""Seed claims 1 and 2: signing builds the contract, the first plan is charged directly, devices are
+entitled."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Claims 3, 4 and 6: every later period refreshes the contract from live product and device data,
+"""Seed claims 3, 4 and 6: every later period refreshes the contract from live product and device data,
 verifies it, and charges the updated plan; a renewal that fails verification terminates the contract."""
 
 from __future__ import annotations
