@@ -21,6 +21,7 @@ from temporalio.client import Client
 
 from api.body_limit import BodyLimitMiddleware
 from api.deps import Runtime
+from api.identity import IdentityProvider
 from api.problems import install_problem_handlers
 from api.request_context import RequestContextMiddleware
 from api.routes import devices, entitlements, health, products, subscriptions
@@ -35,10 +36,11 @@ log = structlog.get_logger(__name__)
 DESCRIPTION = """\
 Billing for IoT device-group subscriptions, orchestrated by Temporal.
 
-**Auth:** admin calls send `Authorization: Bearer <admin token>`; user calls send a bearer JWT (HS256,
-`sub` = user id, `exp` required). **Errors** are RFC 9457 `application/problem+json` with a stable `type`
-(`https://iot-billing.dev/problems/<slug>`), a `detail` and the offending `field`. Request bodies are
-limited to 64 KiB.
+**Auth:** admin calls send `Authorization: Bearer <admin token>`; user calls send a bearer JWT (`sub` =
+user id, `exp` required): HS256 over the shared secret, or, when an identity provider is configured, its
+RS256/ES256 tokens with the configured issuer and audience. **Errors** are RFC 9457
+`application/problem+json` with a stable `type` (`https://iot-billing.dev/problems/<slug>`), a `detail`
+and the offending `field`. Request bodies are limited to 64 KiB.
 """
 
 
@@ -80,7 +82,13 @@ def _include_optional(app: FastAPI) -> None:
 def create_app(
     settings: Settings | None = None, *, temporal_client: Client | None = None, engine: Engine | None = None
 ) -> FastAPI:
-    runtime = Runtime(settings=settings or Settings(), engine=engine, temporal=temporal_client)
+    settings = settings or Settings()
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        temporal=temporal_client,
+        identity=IdentityProvider.from_settings(settings),
+    )
     app = FastAPI(
         title="iot-billing",
         version="0.1.0",

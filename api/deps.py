@@ -1,4 +1,5 @@
-"""What routes get injected: settings, the database session factory and the Temporal client.
+"""What routes get injected: settings, the database session factory, the Temporal client and the identity
+provider that user tokens may come from.
 
 They live on `app.state.runtime`, filled by `create_app` (when given) or by the lifespan (when built)."""
 
@@ -11,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from api.identity import IdentityProvider
 from api.problems import NOT_READY
 from infra.db import SessionFactory, make_session_factory
 from infra.settings import Settings
@@ -21,6 +23,8 @@ class Runtime:
     settings: Settings
     engine: Engine | None = None
     temporal: Client | None = None
+    # Built with the runtime and kept with it: it holds the provider's keys between requests.
+    identity: IdentityProvider | None = None
     _sessions: SessionFactory | None = field(default=None, repr=False)
 
     @property

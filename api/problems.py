@@ -185,6 +185,9 @@ SUBSCRIPTION_NOT_SIGNED = ProblemType("subscription-not-signed", "Subscription n
 
 # Infrastructure
 TEMPORAL_UNAVAILABLE = ProblemType("temporal-unavailable", "Workflow service unavailable", 503)
+IDENTITY_PROVIDER_UNAVAILABLE = ProblemType(
+    "identity-provider-unavailable", "Identity provider's keys unavailable", 503
+)
 NOT_READY = ProblemType("not-ready", "Service not ready", 503)
 INTERNAL_ERROR = ProblemType("internal-error", "Internal error", 500)
 

@@ -3,13 +3,20 @@ and TEMPORAL_ADDRESS), validated at start-up, never read at import time."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 DEFAULT_USER_TOKEN_SECRET = "dev-user-token-secret-change-me-please"
+# Signatures an identity provider may use. `none` and the HS family are not here: a key published in a
+# JWKS is public, and an HMAC "signed" with it proves nothing.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Settings(BaseSettings):
@@ -27,6 +34,19 @@ class Settings(BaseSettings):
     gateway_timeout_seconds: float = 10.0
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
     user_token_secret: SecretStr = SecretStr(DEFAULT_USER_TOKEN_SECRET)
+    # A production identity provider's tokens are accepted beside the HS256 ones once its JWKS URL is set;
+    # the issuer and audience are then required, so a token minted for another service never passes.
+    user_token_jwks_url: str | None = None
+    user_token_issuer: str | None = None
+    user_token_audience: str | None = None
+    # Comma-separated in the environment (RS256,ES256), as operators write it.
+    user_token_algorithms: Annotated[tuple[str, ...], NoDecode] = ("RS256", "ES256")
+    # Clock skew allowed between the provider and us on `exp`, `nbf` and `iat`.
+    user_token_leeway_seconds: int = Field(default=60, ge=0, le=300)
+    user_token_jwks_cache_seconds: float = Field(default=300, gt=0)
+    # The least time between two fetches of the key set that an unknown key id or a failed fetch may
+    # cause, so a stream of forged key ids cannot turn the API into a client flooding the provider.
+    user_token_jwks_refresh_cooldown_seconds: float = Field(default=30, ge=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     db_pool_size: int = 20
@@ -41,6 +61,53 @@ class Settings(BaseSettings):
                 raise ValueError("IOT_BILLING_ADMIN_TOKEN must be set outside development")
             if self.user_token_secret.get_secret_value() == DEFAULT_USER_TOKEN_SECRET:
                 raise ValueError("IOT_BILLING_USER_TOKEN_SECRET must be set outside development")
+        return self
+
+    @field_validator("user_token_jwks_url", "user_token_issuer", "user_token_audience", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose files and shells often set a variable to nothing to mean "not configured".
+        return None if value == "" else value
+
+    @field_validator("user_token_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("user_token_algorithms")
+    @classmethod
+    def _only_asymmetric_algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one signing algorithm, such as RS256")
+        refused = [name for name in value if name not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            allowed = ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+            raise ValueError(f"not an asymmetric signing algorithm: {', '.join(refused)} (use {allowed})")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _identity_provider_complete(self) -> Settings:
+        url = self.user_token_jwks_url
+        if url is None:
+            if self.user_token_issuer is not None or self.user_token_audience is not None:
+                raise ValueError(
+                    "IOT_BILLING_USER_TOKEN_ISSUER and _AUDIENCE need IOT_BILLING_USER_TOKEN_JWKS_URL"
+                )
+            return self
+        if self.user_token_issuer is None or self.user_token_audience is None:
+            raise ValueError(
+                "IOT_BILLING_USER_TOKEN_JWKS_URL needs IOT_BILLING_USER_TOKEN_ISSUER and _AUDIENCE as well"
+            )
+        parts = urlsplit(url)
+        # Keys fetched in the clear could be swapped on the way; only a provider on this host may skip TLS.
+        if not parts.hostname or not (
+            parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
+        ):
+            raise ValueError(
+                "IOT_BILLING_USER_TOKEN_JWKS_URL must be an https:// URL (http:// only to localhost)"
+            )
         return self
 
 

@@ -20,7 +20,7 @@ from infra.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.migrate import upgrade
 from infra.temporal import register_search_attributes, temporal_cli_path, test_server_path
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.jwks"]
 
 
 @pytest.fixture(scope="session")

@@ -47,12 +47,13 @@ TABLES: tuple[type[SQLModel], ...] = (
 )
 
 
-def api_settings(task_queue: str) -> Settings:
+def api_settings(task_queue: str, **overrides: Any) -> Settings:
     return Settings(
         environment="test",
         task_queue=task_queue,
         admin_token=SecretStr(ADMIN_TOKEN),
         user_token_secret=SecretStr(USER_SECRET),
+        **overrides,
     )
 
 

@@ -17,9 +17,7 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from infra.db import SessionFactory, make_session_factory, transaction
-from models.contract import Contract
-from models.enums import SubscriptionStatus
+from infra.db import SessionFactory, make_session_factory
 from tests.api.support import (
     USER_SECRET,
     admin,
@@ -31,7 +29,7 @@ from tests.api.support import (
     user,
     workflows_on,
 )
-from tests.support.factories import discontinue, make_devices, make_product, unbind
+from tests.support.factories import discontinue, make_contract, make_devices, make_product, unbind
 
 
 @dataclass(frozen=True)
@@ -46,27 +44,6 @@ class World:
     bobs: str
     alice_sub: str
     bob_sub: str
-
-
-def _contract(sessions: SessionFactory, *, user_id: str, product_id: uuid.UUID, devices: list[str]) -> str:
-    contract = Contract(
-        id=uuid.uuid4(),
-        user_id=user_id,
-        product_id=product_id,
-        resource_type="cloud_video_storage",
-        unit_price_minor=1500,
-        currency="CNY",
-        price_version=1,
-        billing_cycle="P30D",
-        device_ids=devices,
-        agreement_id=f"agr-{uuid.uuid4().hex[:8]}",
-        agreement_cap_minor=4500,
-        status=SubscriptionStatus.ACTIVE,
-        anchor_at=datetime.now(UTC),
-    )
-    with transaction(sessions) as session:
-        session.add(contract)
-    return str(contract.id)
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +78,8 @@ def world(sessions: SessionFactory) -> World:
         unbound=alice[4],
         taken=alice[5],
         bobs=bobs,
-        alice_sub=_contract(sessions, user_id="alice", product_id=product, devices=[alice[5]]),
-        bob_sub=_contract(sessions, user_id="bob", product_id=product, devices=[bobs]),
+        alice_sub=make_contract(sessions, user_id="alice", product_id=product, devices=[alice[5]]),
+        bob_sub=make_contract(sessions, user_id="bob", product_id=product, devices=[bobs]),
     )
 
 

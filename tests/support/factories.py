@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from infra.db import SessionFactory, transaction
 from models.catalog import Device, Product
-from models.enums import DeviceStatus, ProductStatus
+from models.contract import Contract
+from models.enums import DeviceStatus, ProductStatus, SubscriptionStatus
 
 HOUR = 3600
 DAY = 86_400
@@ -68,3 +70,27 @@ def unbind(sessions: SessionFactory, device_id: str) -> None:
         assert device is not None
         device.status = DeviceStatus.UNBOUND
         session.add(device)
+
+
+def make_contract(
+    sessions: SessionFactory, *, user_id: str, product_id: uuid.UUID, devices: list[str]
+) -> str:
+    """An active contract written straight to the database, with no workflow behind it."""
+    contract = Contract(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        product_id=product_id,
+        resource_type="cloud_video_storage",
+        unit_price_minor=1500,
+        currency="CNY",
+        price_version=1,
+        billing_cycle="P30D",
+        device_ids=devices,
+        agreement_id=f"agr-{uuid.uuid4().hex[:8]}",
+        agreement_cap_minor=4500,
+        status=SubscriptionStatus.ACTIVE,
+        anchor_at=datetime.now(UTC),
+    )
+    with transaction(sessions) as session:
+        session.add(contract)
+    return str(contract.id)
