@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from infra.db import driver_connection
 from models.enums import SubscriptionStatus
-from workflows.rules import LiveDevice
+from models.renewal import LiveDevice
 
 NON_FINAL = [s.value for s in SubscriptionStatus if not s.is_final]
 

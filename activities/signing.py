@@ -32,9 +32,9 @@ from models.cycle import BillingCycle
 from models.enums import DeviceStatus, ProductStatus
 from models.messages import SignContractInput, SignedContract
 from models.money import Money
+from models.renewal import LiveDevice, agreement_cap_minor
 from vouchers.errors import VoucherNotUsable
 from vouchers.redemption import check_claim_usable, release_claim, reserve_claim
-from workflows.rules import LiveDevice, agreement_cap_minor
 
 
 def invalid(message: str, *, field: str, code: str) -> ApplicationError:
