@@ -9,12 +9,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.entitlements import end_entitlements
 from activities.events import append_event
-from activities.names import AGREEMENT_REJECTED, CONTRACT_NOT_FOUND
 from gateway.protocol import AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, transaction
 from models.contract import Contract
 from models.messages import FinishInput, ReleaseAgreementInput, ReplaceAgreementInput, TransitionInput
 from models.money import Money
+from models.names import AGREEMENT_REJECTED, CONTRACT_NOT_FOUND
 from vouchers.redemption import release_claim
 
 

@@ -23,7 +23,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.entitlements import end_entitlements
 from activities.events import append_event
-from activities.names import CONTRACT_NOT_FOUND
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
 from infra.db import SessionFactory, driver_connection, execute_alone, transaction
 from models.contract import charge_idempotency_key
@@ -31,6 +30,7 @@ from models.cycle import BillingCycle
 from models.enums import AttemptStatus, PlanStatus, SubscriptionStatus
 from models.messages import SettleOutcome, SettlePeriodInput
 from models.money import Money
+from models.names import CONTRACT_NOT_FOUND
 from models.renewal import (
     ContractTerms,
     LiveDevice,

@@ -25,13 +25,13 @@ from activities.device_groups import (
     send_live_devices,
     send_product_device_holder,
 )
-from activities.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.cycle import BillingCycle
 from models.enums import DeviceStatus, ProductStatus
 from models.messages import SignContractInput, SignedContract
 from models.money import Money
+from models.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from models.renewal import LiveDevice, agreement_cap_minor
 from vouchers.errors import VoucherNotUsable
 from vouchers.redemption import check_claim_usable, release_claim, reserve_claim

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from activities import names
+    from models import names
     from models.dunning import DunningPolicy
     from models.enums import CancelMode, SubscriptionStatus
     from models.messages import (
@@ -39,11 +39,11 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionState,
         TransitionInput,
     )
+    from models.names import INVALID_DEVICE_CHANGE, SUBSCRIPTION_ENDED
     from workflows import search_attributes as sa
     from workflows.constants import SUBSCRIPTION_WORKFLOW
     from workflows.details import render_details
 
-SUBSCRIPTION_ENDED = "SubscriptionEnded"
 # Workflow changes since the first recorded histories, each guarded so those histories still replay.
 PATCH_RELEASE_AGREEMENT_ON_CANCEL = "release-agreement-on-cancel"
 PATCH_LOCAL_SIGNUP = "signup-as-local-activities"
@@ -58,7 +58,6 @@ PATCH_WAIT_FROM_ANSWER = "wait-from-charge-answer"
 PATCH_LEAN_SIGNUP = "lean-signup"
 # Signing and the first charge as one local activity (`_sign`), standing for every change above as well.
 PATCH_SIGNUP_IN_ONE_STEP = "signup-in-one-step"
-INVALID_DEVICE_CHANGE = "InvalidDeviceChange"
 
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)

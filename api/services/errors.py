@@ -8,11 +8,11 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from activities.names import AGREEMENT_REJECTED as AGREEMENT_REJECTED_ERROR
-from activities.names import INVALID_SUBSCRIPTION as INVALID_SUBSCRIPTION_ERROR
 from api import problems
 from api.problems import Problem, ProblemType
-from workflows.subscription import INVALID_DEVICE_CHANGE, SUBSCRIPTION_ENDED
+from models.names import AGREEMENT_REJECTED as AGREEMENT_REJECTED_ERROR
+from models.names import INVALID_DEVICE_CHANGE, SUBSCRIPTION_ENDED
+from models.names import INVALID_SUBSCRIPTION as INVALID_SUBSCRIPTION_ERROR
 
 # `code` of an engine error -> problem type (codes from activities.signing and the workflow's validator).
 _BY_CODE: Mapping[str, ProblemType] = {
