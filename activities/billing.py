@@ -10,12 +10,12 @@ from typing import Any
 import structlog
 from temporalio import activity
 
-from activities import names
 from activities.closing import finish_contract, record_transition, release_agreement, replace_agreement
 from activities.settlement import settle_period
 from activities.signing import sign_contract
 from gateway.protocol import PaymentGateway
 from infra.db import SessionFactory
+from models import names
 from models.messages import (
     FinishInput,
     ReleaseAgreementInput,

@@ -12,9 +12,9 @@ from activities.events import append_event
 from gateway.protocol import AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, transaction
 from models.contract import Contract
-from models.errors import AGREEMENT_REJECTED, CONTRACT_NOT_FOUND
 from models.messages import FinishInput, ReleaseAgreementInput, ReplaceAgreementInput, TransitionInput
 from models.money import Money
+from models.names import AGREEMENT_REJECTED, CONTRACT_NOT_FOUND
 from vouchers.redemption import release_claim
 
 

@@ -28,11 +28,10 @@ from infra.db import SessionFactory, driver_connection, execute_alone, transacti
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
 from models.enums import AttemptStatus, PlanStatus, SettleKind, SubscriptionStatus
-from models.errors import CONTRACT_NOT_FOUND
 from models.messages import SettleOutcome, SettlePeriodInput
 from models.money import Money
-from vouchers.redemption import discount_for_period, mark_used
-from workflows.rules import (
+from models.names import CONTRACT_NOT_FOUND
+from models.renewal import (
     ContractTerms,
     LiveDevice,
     LiveProduct,
@@ -40,6 +39,7 @@ from workflows.rules import (
     price_plan,
     verify_renewal,
 )
+from vouchers.redemption import discount_for_period, mark_used
 
 _LOAD = """
 SELECT c.user_id, c.currency, c.agreement_status, c.agreement_cap_minor, c.unit_price_minor,

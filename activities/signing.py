@@ -1,70 +1,40 @@
-"""Seed claim 1: validate the signup, sign the payment agreement, write the contract. Nothing is written when
+"""Claim 1: validate the signup, sign the payment agreement, write the contract. Nothing is written when
 the input is bad or the gateway refuses; a retry after a crash finds the agreement and the contract."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import NamedTuple
 
-import psycopg
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
-from activities.device_groups import (
-    HOLDER_OF_RESOURCE,
-    NON_FINAL,
-    device_holder,
-    holder_of,
-    live_devices_of,
-    lock_user_resource,
-    send_live_devices,
-    send_product_device_holder,
-)
+from contracts.devices import HOLDER_OF_RESOURCE, NON_FINAL, device_holder, lock_user_resource
+from contracts.signup import claim_refused, product_terms, send_signup_reads, validate_signup
 from gateway.protocol import Agreement, AgreementRejected, PaymentGateway
 from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.cycle import BillingCycle
-from models.enums import DeviceStatus, ProductStatus
-from models.errors import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from models.messages import SignContractInput, SignedContract
 from models.money import Money
+from models.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
+from models.renewal import agreement_cap_minor
+from models.signup import ProductTerms, SignupRefused, parse_voucher_claim_id, refuse_if_held
 from vouchers.errors import VoucherNotUsable
-from vouchers.redemption import check_claim_usable, release_claim, reserve_claim
-from workflows.rules import LiveDevice, agreement_cap_minor
+from vouchers.redemption import release_claim, reserve_claim
 
 
-def invalid(message: str, *, field: str, code: str) -> ApplicationError:
+def invalid(refused: SignupRefused) -> ApplicationError:
     return ApplicationError(
-        message, {"field": field, "code": code}, type=INVALID_SUBSCRIPTION, non_retryable=True
+        refused.message,
+        {"field": refused.field, "code": refused.code},
+        type=INVALID_SUBSCRIPTION,
+        non_retryable=True,
     )
 
-
-@dataclass(frozen=True)
-class ProductTerms:
-    """What signing needs of a product, read in one statement (this runs on every signup, twice)."""
-
-    id: uuid.UUID
-    name: str
-    resource_type: str
-    status: str
-    max_devices: int
-    unit_price_minor: int
-    currency: str
-    price_version: int
-    billing_cycle: str
-    dunning_delays_seconds: list[int]
-    dunning_max_attempts: int
-
-
-_PRODUCT = """
-SELECT id, name, resource_type, status, max_devices, unit_price_minor, currency, price_version,
-       billing_cycle, dunning_delays_seconds, dunning_max_attempts
-FROM products WHERE id = %s
-"""
 
 _SIGNED_CONTRACT = f"""
 WITH contract AS (
@@ -87,106 +57,6 @@ SELECT id FROM contract
 """
 
 
-def product_terms(session: Session, product_id: uuid.UUID) -> ProductTerms | None:
-    row = driver_connection(session).execute(_PRODUCT, (product_id,)).fetchone()
-    return None if row is None else ProductTerms(*row)
-
-
-@dataclass(frozen=True)
-class SignupFacts:
-    """What a signup's validation reads: the product, the devices as they are now, and a running
-    subscription for the product's resource that already holds one of the devices."""
-
-    product: ProductTerms | None
-    devices: list[LiveDevice]
-    holder: tuple[uuid.UUID, str] | None
-
-
-def send_signup_reads(db: psycopg.Connection[Any], request: SignContractInput) -> Callable[[], SignupFacts]:
-    """Send the reads validation needs, none depending on another's answer, so that they can go in one
-    round trip (`reads_alone`) with whatever else the caller reads. The returned function collects the
-    answers once they are in. A product id that is not a UUID is refused before anything is sent."""
-    try:
-        product_id = uuid.UUID(request.product_id)
-    except ValueError:
-        raise invalid("product_id is not a UUID", field="product_id", code="invalid_product_id") from None
-    product = db.execute(_PRODUCT, (product_id,))
-    devices = send_live_devices(db, request.device_ids)
-    holder = send_product_device_holder(
-        db,
-        product_id=product_id,
-        device_ids=request.device_ids,
-        exclude_contract=uuid.UUID(request.contract_id),
-    )
-
-    def collect() -> SignupFacts:
-        row = product.fetchone()
-        return SignupFacts(
-            product=None if row is None else ProductTerms(*row),
-            devices=live_devices_of(devices),
-            holder=holder_of(holder, request.device_ids),
-        )
-
-    return collect
-
-
-def validate_signup(session: Session, request: SignContractInput, facts: SignupFacts) -> ProductTerms:
-    """Every reason a signup cannot proceed, as a non-retryable error naming the field, except a device
-    another subscription holds (`facts.holder`): the API and the activity answer that one differently."""
-    product = facts.product
-    if product is None:
-        raise invalid(f"unknown product {request.product_id}", field="product_id", code="unknown_product")
-    if product.status != ProductStatus.ACTIVE:
-        raise invalid("product is discontinued", field="product_id", code="product_discontinued")
-    devices = request.device_ids
-    if not devices:
-        raise invalid("device_ids must not be empty", field="device_ids", code="no_devices")
-    if len(set(devices)) != len(devices):
-        raise invalid("device_ids contains duplicates", field="device_ids", code="duplicate_devices")
-    if len(devices) > product.max_devices:
-        raise invalid(
-            f"at most {product.max_devices} devices per group", field="device_ids", code="too_many_devices"
-        )
-    found = {d.device_id: d for d in facts.devices}
-    for device_id in devices:
-        device = found.get(device_id)
-        # Someone else's device is reported as unknown: its existence is not ours to reveal.
-        if device is None or device.owner_user_id != request.user_id:
-            raise invalid(f"unknown device {device_id}", field="device_ids", code="unknown_device")
-        if device.status != DeviceStatus.BOUND:
-            raise invalid(f"device {device_id} is not bound", field="device_ids", code="device_not_bound")
-    try:
-        ZoneInfo(request.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise invalid(
-            f"unknown time zone {request.timezone!r}", field="timezone", code="unknown_timezone"
-        ) from None
-    claim_id = voucher_claim_id(request)
-    if claim_id is not None:
-        try:
-            check_claim_usable(
-                session,
-                claim_id=claim_id,
-                user_id=request.user_id,
-                product_id=product.id,
-                now=request.requested_at,
-            )
-        except VoucherNotUsable as unusable:
-            raise invalid(unusable.message, field="voucher_claim_id", code=unusable.code) from None
-    return product
-
-
-def voucher_claim_id(request: SignContractInput) -> uuid.UUID | None:
-    if request.voucher_claim_id is None:
-        return None
-    try:
-        return uuid.UUID(request.voucher_claim_id)
-    except ValueError:
-        raise invalid(
-            "voucher_claim_id is not a UUID", field="voucher_claim_id", code="invalid_voucher_claim_id"
-        ) from None
-
-
 class SignedFields(NamedTuple):
     """The contract's side of the signing answer: as written now, or as found by a retry."""
 
@@ -196,10 +66,11 @@ class SignedFields(NamedTuple):
     device_ids: Sequence[str]
     billing_cycle: str
     resource_type: str
+    product_id: uuid.UUID
 
 
 _SIGNED = """
-SELECT id, agreement_id, anchor_at, device_ids, billing_cycle, resource_type, product_id
+SELECT id AS contract_id, agreement_id, anchor_at, device_ids, billing_cycle, resource_type, product_id
 FROM contracts WHERE id = %s
 """
 
@@ -221,24 +92,31 @@ def signed_view(fields: SignedFields, product: ProductTerms) -> SignedContract:
 def sign_contract(
     *, sessions: SessionFactory, gateway: PaymentGateway, request: SignContractInput
 ) -> SignedContract:
+    try:
+        return _sign(sessions=sessions, gateway=gateway, request=request)
+    except SignupRefused as refused:
+        raise invalid(refused) from None
+
+
+def _sign(*, sessions: SessionFactory, gateway: PaymentGateway, request: SignContractInput) -> SignedContract:
     contract_id = uuid.UUID(request.contract_id)
     with transaction(sessions) as session:
         db = driver_connection(session)
         with reads_alone(db):
             collect = send_signup_reads(db, request)
-            signed = db.execute(_SIGNED, (contract_id,))
+            signed = db.cursor(row_factory=class_row(SignedFields)).execute(_SIGNED, (contract_id,))
         existing = signed.fetchone()
         facts = collect()
         if existing is not None:  # a retry after the contract was written
             terms = facts.product
-            if terms is None or terms.id != existing[6]:
-                terms = product_terms(session, existing[6])
+            if terms is None or terms.id != existing.product_id:
+                terms = product_terms(session, existing.product_id)
             assert terms is not None  # foreign key
-            return signed_view(SignedFields(*existing[:6]), terms)
+            return signed_view(existing, terms)
         product = validate_signup(session, request, facts)
         BillingCycle.parse(product.billing_cycle)
         refuse_if_held(facts.holder, resource_type=product.resource_type)
-        claim_id = voucher_claim_id(request)
+        claim_id = parse_voucher_claim_id(request.voucher_claim_id)
         if claim_id is not None:
             # Held before the agreement is signed: a claim cannot pay towards two subscriptions.
             try:
@@ -251,7 +129,7 @@ def sign_contract(
                     now=request.requested_at,
                 )
             except VoucherNotUsable as unusable:
-                raise invalid(unusable.message, field="voucher_claim_id", code=unusable.code) from None
+                raise claim_refused(unusable) from None
 
     cap = Money(
         amount_minor=agreement_cap_minor(product.unit_price_minor, product.max_devices),
@@ -278,9 +156,7 @@ def sign_contract(
     try:
         with transaction(sessions) as session:
             _insert_contract(session, request, product, agreement, claim_id)
-    except ApplicationError as error:
-        if not error.non_retryable:
-            raise  # a holder that ended meanwhile: the retry signs (the same agreement) and writes
+    except SignupRefused:
         gateway.release_agreement(agreement_id=agreement.agreement_id)
         if claim_id is not None:
             with transaction(sessions) as session:
@@ -293,6 +169,7 @@ def sign_contract(
         request.device_ids,
         product.billing_cycle,
         product.resource_type,
+        product.id,
     )
     return signed_view(written, product)
 
@@ -348,13 +225,5 @@ def _insert_contract(
         exclude_contract=contract_id,
     )
     refuse_if_held(holder, resource_type=product.resource_type)
+    # A holder that ended meanwhile: the retry signs (the same agreement) and writes.
     raise ApplicationError("a device's holder ended while the contract was written; retrying")
-
-
-def refuse_if_held(holder: tuple[uuid.UUID, str] | None, *, resource_type: str) -> None:
-    if holder is not None:
-        raise invalid(
-            f"device {holder[1]} already has a running subscription for {resource_type}",
-            field="device_ids",
-            code="device_already_subscribed",
-        )

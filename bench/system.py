@@ -16,13 +16,13 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
-from infra import stack_commands
+from devstack import commands as stack_commands
+from devstack.config import StackSettings
+from devstack.process import ChildProcess
+from devstack.ready import ChildDied
+from devstack.stack import DevStack
+from devstack.view import StackView
 from infra.settings import Settings
-from infra.stack import DevStack
-from infra.stack_config import StackSettings
-from infra.stack_process import ChildProcess
-from infra.stack_ready import ChildDied
-from infra.stack_view import StackView
 
 
 def free_port() -> int:

@@ -66,8 +66,8 @@ def up(
     # its own handlers, which stop the children it started.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
-    from infra.stack import run_stack
-    from infra.stack_config import StackSettings
+    from devstack.config import StackSettings
+    from devstack.stack import run_stack
 
     flags: dict[str, Any] = {
         "data_dir": data_dir,
@@ -93,7 +93,7 @@ def seed_demo_command(
     """Create the demo catalog (products, demo-user's devices) through a running API; safe to repeat."""
     import httpx
 
-    from infra.demo import demo_user_token, seed_demo
+    from devstack.demo import demo_user_token, seed_demo
 
     settings = Settings()
     with httpx.Client(base_url=api_url, timeout=10) as client:

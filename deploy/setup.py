@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from infra.migrate import upgrade
 from infra.settings import Settings
 from infra.temporal import connect, register_search_attributes
+from workflows import search_attributes
 
 CONNECT_TIMEOUT_SECONDS = 120.0
 RETENTION = timedelta(days=7)
@@ -66,13 +67,13 @@ async def register_with_retry(client: Client, namespace: str) -> None:
     # The operator service learns of a new namespace a few seconds after the frontend does.
     for _ in range(NAMESPACE_PROPAGATION_SECONDS):
         try:
-            await register_search_attributes(client, namespace)
+            await register_search_attributes(client, search_attributes.ALL, namespace)
             return
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
         await asyncio.sleep(1)
-    await register_search_attributes(client, namespace)
+    await register_search_attributes(client, search_attributes.ALL, namespace)
 
 
 async def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 
@@ -49,12 +50,13 @@ async def connect(address: str, namespace: str = "default") -> Client:
     return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
 
 
-async def register_search_attributes(client: Client, namespace: str = "default") -> None:
-    """Register our custom search attributes (idempotent: already-registered names are skipped)."""
+async def register_search_attributes(
+    client: Client, attributes: Mapping[str, str], namespace: str = "default"
+) -> None:
+    """Register custom search attributes, name -> Keyword | Int | Datetime (idempotent: already-registered
+    names are skipped). Callers pass `workflows.search_attributes.ALL`: infra sits below workflows."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-
-    from workflows.search_attributes import ALL
 
     kinds = {
         "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -71,7 +73,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
         if error.status is not RPCStatusCode.UNIMPLEMENTED:
             raise
         registered = set()
-    missing = {name: kinds[kind] for name, kind in ALL.items() if name not in registered}
+    missing = {name: kinds[kind] for name, kind in attributes.items() if name not in registered}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)

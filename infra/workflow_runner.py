@@ -26,7 +26,6 @@ from temporalio.workflow import Info, _Definition
 # sandbox instead of re-importing them for every workflow run.
 PASSTHROUGH_MODULES = (
     "models",
-    "activities",
     "workflows.constants",
     "workflows.device_group",
     "workflows.subscription_messages",

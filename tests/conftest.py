@@ -15,10 +15,11 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devstack.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.db import SessionFactory, make_engine, make_session_factory
-from infra.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.migrate import upgrade
 from infra.temporal import register_search_attributes, temporal_cli_path, test_server_path
+from workflows import search_attributes
 
 pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.jwks"]
 
@@ -72,7 +73,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
     )
-    await register_search_attributes(env.client)
+    await register_search_attributes(env.client, search_attributes.ALL)
     yield env
     await env.shutdown()
 
@@ -86,7 +87,7 @@ async def dev_server_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
         ui=False,
         dev_server_log_level="error",
     )
-    await register_search_attributes(env.client)
+    await register_search_attributes(env.client, search_attributes.ALL)
     yield env
     await env.shutdown()
 

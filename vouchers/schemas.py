@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
-from api.schemas.common import Name, RequestBody, ResourceType, UserId
+from models.fields import Name, RequestBody, ResourceType, UserId
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherStatus, VoucherType
 from vouchers.lifecycle import voucher_workflow_id
 

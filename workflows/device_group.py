@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
-from models.errors import INVALID_DEVICE_CHANGE
 from models.messages import DeviceChangeRequest, SubscriptionState
+from models.names import INVALID_DEVICE_CHANGE
 
 
 def remove(state: SubscriptionState, device_id: str) -> None:

@@ -15,10 +15,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from activities import names
+    from models import names
     from models.dunning import DunningPolicy
     from models.enums import CancelMode, DeclineKind, SettleKind, SubscriptionStatus
-    from models.errors import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION, SIGNING_FAILED
     from models.messages import (
         CancelRequest,
         CarriedState,
@@ -36,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionState,
         TransitionInput,
     )
+    from models.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION, SIGNING_FAILED
     from workflows import device_group
     from workflows.constants import SUBSCRIPTION_WORKFLOW
     from workflows.subscription_messages import SubscriptionMessages

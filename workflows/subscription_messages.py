@@ -6,7 +6,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from models.enums import CancelMode, SubscriptionStatus
-from models.errors import SUBSCRIPTION_ENDED
 from models.messages import (
     AgreementReplacement,
     CancelRequest,
@@ -15,6 +14,7 @@ from models.messages import (
     SignedContract,
     SubscriptionState,
 )
+from models.names import SUBSCRIPTION_ENDED
 from workflows import device_group
 from workflows.visibility import Visibility
 

@@ -13,7 +13,7 @@ from api import idempotency
 from api.auth import CallerDep, User, UserDep
 from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.problems import COMMON_RESPONSES, PROBLEM_JSON, TEMPORAL_UNAVAILABLE, problem_responses
-from api.schemas.common import DevicePath, UserId
+from api.schemas.common import DevicePath
 from api.schemas.subscriptions import (
     CancelIn,
     DevicesAdd,
@@ -33,6 +33,7 @@ from api.services.subscriptions import (
 from api.services.workflow_calls import live_state, subscription_handle, updated
 from infra.db import transaction
 from models.enums import SubscriptionStatus
+from models.fields import UserId
 from models.messages import CancelRequest, DeviceChangeRequest
 from workflows.subscription import SubscriptionWorkflow
 

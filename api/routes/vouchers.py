@@ -31,6 +31,7 @@ from api.problems import (
     problem_responses,
 )
 from api.routes.subscriptions import REPLAYED_HEADER
+from api.services.voucher_lifecycle import signal_terminated, start_lifecycle
 from infra.db import SessionFactory, transaction
 from models.voucher import Voucher, VoucherStatus
 from vouchers import admin, claims, offers, stock, transitions
@@ -41,7 +42,6 @@ from vouchers.errors import (
     VoucherNotFound,
     VoucherNotUsable,
 )
-from vouchers.orchestration import signal_terminated, start_lifecycle
 from vouchers.schemas import (
     ClaimList,
     ClaimPublic,

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from api.schemas.common import DeviceId, Name, RequestBody, UserId
 from models.catalog import Device
 from models.entitlement import Entitlement
 from models.enums import DeviceStatus
+from models.fields import DeviceId, Name, RequestBody, UserId
 
 
 class DeviceRegister(RequestBody):

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Name, PositiveInt, RequestBody, ResourceType
 from models.catalog import Product
 from models.cycle import BillingCycle, InvalidCycle
 from models.dunning import DEFAULT_DELAYS_SECONDS
 from models.enums import ProductStatus
+from models.fields import Name, PositiveInt, RequestBody, ResourceType
 from models.money import Money
 
 

@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import AgreementToken, DeviceId, RequestBody, TimeZoneName
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent
 from models.enums import AttemptStatus, CancelMode, PlanStatus, SubscriptionStatus
+from models.fields import AgreementToken, DeviceId, RequestBody, TimeZoneName
 from models.messages import SubscriptionProgress, SubscriptionState
 
 

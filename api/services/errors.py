@@ -1,5 +1,6 @@
 """Translate the engine's `ApplicationError`s (signup validation, signing refusals, device-change validator)
-into problem answers, so the API and the workflow name the same field and code."""
+and the API's own signup refusals into problem answers, so the API and the workflow name the same field
+and code."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from temporalio.exceptions import ApplicationError
 
 from api import problems
 from api.problems import Problem, ProblemType
-from models.errors import AGREEMENT_REJECTED as AGREEMENT_REJECTED_ERROR
-from models.errors import INVALID_DEVICE_CHANGE, SUBSCRIPTION_ENDED
-from models.errors import INVALID_SUBSCRIPTION as INVALID_SUBSCRIPTION_ERROR
+from models.names import AGREEMENT_REJECTED as AGREEMENT_REJECTED_ERROR
+from models.names import INVALID_DEVICE_CHANGE, SUBSCRIPTION_ENDED
+from models.names import INVALID_SUBSCRIPTION as INVALID_SUBSCRIPTION_ERROR
+from models.signup import DEVICE_ALREADY_SUBSCRIBED, SignupRefused
 
-# `code` of an engine error -> problem type (codes from activities.signing and the workflow's validator).
+# `code` of an engine error -> problem type (codes from models.signup and the workflow's validator).
 _BY_CODE: Mapping[str, ProblemType] = {
     "invalid_product_id": problems.UNKNOWN_PRODUCT,
     "unknown_product": problems.UNKNOWN_PRODUCT,
@@ -42,21 +44,33 @@ def engine_problem(error: ApplicationError) -> Problem:
     details = error_details(error)
     field = str(details["field"]) if "field" in details else None
     code = str(details["code"]) if "code" in details else None
-    if error.type == SUBSCRIPTION_ENDED:
-        return problems.SUBSCRIPTION_ENDED(error.message, code="subscription_ended")
-    if error.type == AGREEMENT_REJECTED_ERROR:
+    return _problem(error.type, error.message, field=field, code=code)
+
+
+def refusal_problem(refused: SignupRefused) -> Problem:
+    """The answer to a refusal the API's own checks found before starting anything: the same as for the
+    signing activity's refusal, except that a device another subscription holds is a conflict."""
+    if refused.code == DEVICE_ALREADY_SUBSCRIBED:
+        return problems.DEVICE_ALREADY_SUBSCRIBED(refused.message, field=refused.field, code=refused.code)
+    return _problem(INVALID_SUBSCRIPTION_ERROR, refused.message, field=refused.field, code=refused.code)
+
+
+def _problem(error_type: str | None, message: str, *, field: str | None, code: str | None) -> Problem:
+    if error_type == SUBSCRIPTION_ENDED:
+        return problems.SUBSCRIPTION_ENDED(message, code="subscription_ended")
+    if error_type == AGREEMENT_REJECTED_ERROR:
         return problems.AGREEMENT_REJECTED(
-            error.message, field=field or "payment.agreement_token", code=code or "agreement_rejected"
+            message, field=field or "payment.agreement_token", code=code or "agreement_rejected"
         )
-    if error.type == INVALID_SUBSCRIPTION_ERROR and field == "voucher_claim_id":
+    if error_type == INVALID_SUBSCRIPTION_ERROR and field == "voucher_claim_id":
         # The voucher domain's codes (claim_not_found, claim_used, use_window_ended ...) pass through.
-        return problems.VOUCHER_NOT_USABLE(error.message, field=field, code=code or "voucher_not_usable")
+        return problems.VOUCHER_NOT_USABLE(message, field=field, code=code or "voucher_not_usable")
     if (
-        error.type in (INVALID_SUBSCRIPTION_ERROR, INVALID_DEVICE_CHANGE)
+        error_type in (INVALID_SUBSCRIPTION_ERROR, INVALID_DEVICE_CHANGE)
         and code is not None
         and code in _BY_CODE
     ):
-        return _BY_CODE[code](error.message, field=field, code=code)
-    if error.type in (INVALID_SUBSCRIPTION_ERROR, INVALID_DEVICE_CHANGE):
-        return problems.INVALID_SUBSCRIPTION(error.message, field=field, code=code)
-    return problems.SIGNING_FAILED(error.message, code=code or (error.type or "failed"))
+        return _BY_CODE[code](message, field=field, code=code)
+    if error_type in (INVALID_SUBSCRIPTION_ERROR, INVALID_DEVICE_CHANGE):
+        return problems.INVALID_SUBSCRIPTION(message, field=field, code=code)
+    return problems.SIGNING_FAILED(message, code=code or (error_type or "failed"))

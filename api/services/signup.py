@@ -9,17 +9,16 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
-from activities.signing import ProductTerms, SignupFacts, send_signup_reads, validate_signup
 from api import idempotency
 from api.schemas.subscriptions import SubscriptionCreate
-from api.services.device_checks import refuse_if_held
-from api.services.errors import engine_problem
+from api.services.errors import refusal_problem
 from api.services.signup_outcome import Answer, ProductBrief, run_signup
+from contracts.signup import send_signup_reads, validate_signup
 from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.catalog import Product
 from models.messages import SignContractInput
+from models.signup import ProductTerms, SignupFacts, SignupRefused, refuse_if_held
 
 SCOPE = "subscriptions"
 
@@ -40,9 +39,9 @@ def sign_input(*, user_id: str, body: SubscriptionCreate, contract_id: str) -> S
 def _validated(session: Session, request: SignContractInput, facts: SignupFacts) -> ProductTerms:
     try:
         product = validate_signup(session, request, facts)
-    except ApplicationError as error:
-        raise engine_problem(error) from None
-    refuse_if_held(facts.holder, resource_type=product.resource_type)
+        refuse_if_held(facts.holder, resource_type=product.resource_type)
+    except SignupRefused as refused:
+        raise refusal_problem(refused) from None
     return product
 
 
@@ -79,8 +78,8 @@ async def subscribe(
                 found = idempotency.send_find(db, scope=SCOPE, user_id=user_id, key=key)
                 try:
                     collect = send_signup_reads(db, request)
-                except ApplicationError as error:
-                    raise engine_problem(error) from None
+                except SignupRefused as refused:
+                    raise refusal_problem(refused) from None
             earlier = idempotency.earlier_of(found, digest)
             if earlier is not None:
                 return earlier, None

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from devstack.embedded_pg import database_url, ensure_database
 from infra.db import SessionFactory, make_engine, make_session_factory
-from infra.embedded_pg import database_url, ensure_database
 from infra.settings import Settings
 from tests.api.support import api_client, api_settings
 from tests.fixtures.sandbox import SandboxGateway

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.demo import DEMO_PRODUCTS, DEMO_USER
+from devstack.demo import DEMO_PRODUCTS, DEMO_USER
 from infra.temporal import temporal_cli_path
 from tests.e2e.stack import ADMIN_TOKEN, Ports, RunningStack, is_postgres, still_alive
 

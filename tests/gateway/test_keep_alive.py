@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from devstack.commands import api
+from devstack.config import StackSettings
 from infra.keep_alive import CLIENT_KEEP_ALIVE_S, SERVER_KEEP_ALIVE_S
-from infra.stack_commands import api
-from infra.stack_config import StackSettings
 from tests.fixtures.sandbox import REPO_ROOT, SandboxGateway
 
 UVICORN_DEFAULT_KEEP_ALIVE_S = 5

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from bench import run as bench_run
 from cli.main import app
-from infra import stack_commands
-from infra.stack_config import StackSettings
+from devstack import commands as stack_commands
+from devstack.config import StackSettings
 
 
 def test_a_dev_server_dying_at_start_is_reported_with_its_log(

@@ -12,8 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from infra.db import SessionFactory
 from models.enums import CancelMode, SubscriptionStatus
-from models.errors import INVALID_DEVICE_CHANGE
 from models.messages import CancelRequest, DeviceChangeRequest
+from models.names import INVALID_DEVICE_CHANGE
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product
 from tests.support.temporal import running_worker, start_subscription

@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from activities.names import SETTLE_PERIOD, SIGN_AND_SETTLE_FIRST
+from models.names import SETTLE_PERIOD, SIGN_AND_SETTLE_FIRST
 from tests.support.temporal import SubscriptionHandle
 
 

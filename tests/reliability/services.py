@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from infra.embedded_pg import database_url, ensure_database
+from devstack.embedded_pg import database_url, ensure_database
 from infra.temporal import connect, temporal_cli_path
 from tests.fixtures.sandbox import SandboxGateway, free_port
 from tests.reliability.processes import LogRegistry, ManagedProcess, child_environment, tail

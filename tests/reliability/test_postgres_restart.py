@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from devstack.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.db import SessionFactory, make_engine, make_session_factory
-from infra.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.migrate import upgrade
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.rules import (
+from models.renewal import (
     ContractTerms,
     LiveDevice,
     LiveProduct,

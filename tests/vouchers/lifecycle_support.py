@@ -15,10 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.vouchers import VoucherActivities
+from api.services.voucher_lifecycle import LifecycleHandle
 from infra.db import SessionFactory
 from infra.workflow_runner import workflow_runner
 from vouchers.lifecycle import VoucherLifecycleState
-from vouchers.orchestration import LifecycleHandle
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from api.services.voucher_lifecycle import LifecycleHandle
 from infra.db import SessionFactory
 from tests.api.support import admin, create_product, keyed, user
 from tests.vouchers.api_support import DAY, created, enabled, problem, voucher_body
 from tests.vouchers.lifecycle_support import lifecycle_worker
-from vouchers.orchestration import LifecycleHandle
 from workflows.search_attributes import VOUCHER_STATUS
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
+from api.services.voucher_lifecycle import LifecycleHandle, signal_terminated, start_lifecycle
 from infra.db import SessionFactory, transaction
 from models.voucher import ClaimStatus, VoucherClaim, VoucherStatus
 from tests.support.factories import make_product
@@ -15,7 +16,6 @@ from tests.vouchers.lifecycle_support import lifecycle_worker, record_history, w
 from tests.vouchers.support import make_voucher, reload
 from vouchers.claims import claim_voucher
 from vouchers.lifecycle import EXPIRE_CLAIMS, OPEN_CLAIM_WINDOW, TERMINATE_VOUCHER
-from vouchers.orchestration import LifecycleHandle, signal_terminated, start_lifecycle
 from vouchers.redemption import reserve_claim
 from vouchers.transitions import terminate_voucher
 from workflows.search_attributes import VOUCHER_ID, VOUCHER_STATUS

@@ -13,8 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 
-from activities.names import SETTLE_PERIOD
 from infra.db import SessionFactory
+from models.names import SETTLE_PERIOD
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import assert_one_charge_per_period, cancel_now, paid_periods, wait_for_paid
 from tests.reliability.history import local_charge_result, waits_after_charges

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from infra.db import SessionFactory, transaction
 from models.contract import Contract
 from models.entitlement import ContractEvent
-from models.errors import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
+from models.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import discontinue, make_devices, make_product
 from tests.support.temporal import start_subscription

@@ -13,13 +13,13 @@ from typing import Any
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.billing import BillingActivities
-from activities.names import SIGN_AND_SETTLE_FIRST
 from gateway.http_client import HttpPaymentGateway
 from gateway.protocol import ChargeReference, ChargeResult, GatewayUnavailable
 from infra.db import SessionFactory
 from models.enums import SubscriptionStatus
 from models.messages import DeviceChange, SignContractInput
 from models.money import Money
+from models.names import SIGN_AND_SETTLE_FIRST
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import assert_one_charge_per_period
 from tests.reliability.history import local_activity_data, local_activity_result

@@ -1,4 +1,5 @@
-"""Start and signal a voucher's lifecycle workflow (from the API, the CLI or tests)."""
+"""Start and signal a voucher's lifecycle workflow, as the API does when an operator enables or
+terminates one."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from infra.embedded_pg import EmbeddedPostgres, database_url, ensure_database
+from devstack.config import StackSettings
+from devstack.embedded_pg import EmbeddedPostgres, database_url, ensure_database
 from infra.migrate import upgrade
-from infra.stack_config import StackSettings
 
 APP_DATABASE = "iot_billing"
 SANDBOX_DATABASE = "iot_billing_sandbox"

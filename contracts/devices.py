@@ -1,24 +1,26 @@
 """Which running subscription already holds a device for a resource type (one group per device and
-resource at a time). Shared by the signup API's pre-check and the signing activity's final check; both
-run on every signup, so they are plain SQL."""
+resource at a time), and the devices as they are now. Shared by the API's pre-checks and the signing
+activity's final check; both run on every signup, so they are plain SQL."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
+from psycopg.rows import class_row
 from sqlmodel import Session
 
 from infra.db import driver_connection
 from models.enums import SubscriptionStatus
-from workflows.rules import LiveDevice
+from models.renewal import LiveDevice
+from models.signup import DeviceHolder
 
 NON_FINAL = [s.value for s in SubscriptionStatus if not s.is_final]
 
 _HOLDER = """
-SELECT id, device_ids FROM contracts
+SELECT id AS contract_id, device_ids FROM contracts
 WHERE status = ANY(%(running)s) AND resource_type = {resource_type}
   AND device_ids && %(device_ids)s::varchar[]
   AND id IS DISTINCT FROM %(exclude)s
@@ -31,17 +33,22 @@ _HOLDER_FOR_PRODUCT = _HOLDER.format(
     resource_type="(SELECT resource_type FROM products WHERE id = %(product_id)s)"
 )
 
-_DEVICES = "SELECT id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
+_DEVICES = "SELECT id AS device_id, owner_user_id, status FROM devices WHERE id = ANY(%s)"
 
 
-def send_live_devices(db: psycopg.Connection[Any], device_ids: Sequence[str]) -> psycopg.Cursor[Any]:
+class _HolderRow(NamedTuple):
+    contract_id: uuid.UUID
+    device_ids: list[str]
+
+
+def send_live_devices(db: psycopg.Connection[Any], device_ids: Sequence[str]) -> psycopg.Cursor[LiveDevice]:
     """Ask for the devices that exist among these ids, with their owner and binding as they are now
-    (`live_devices_of` reads the answer)."""
-    return db.execute(_DEVICES, (list(device_ids),))
+    (`fetchall` reads the answer)."""
+    return db.cursor(row_factory=class_row(LiveDevice)).execute(_DEVICES, (list(device_ids),))
 
 
-def live_devices_of(cursor: psycopg.Cursor[Any]) -> list[LiveDevice]:
-    return [LiveDevice(*row) for row in cursor.fetchall()]
+def live_devices(session: Session, device_ids: Sequence[str]) -> list[LiveDevice]:
+    return send_live_devices(driver_connection(session), device_ids).fetchall()
 
 
 def device_holder(
@@ -50,9 +57,10 @@ def device_holder(
     resource_type: str,
     device_ids: Sequence[str],
     exclude_contract: uuid.UUID | None = None,
-) -> tuple[uuid.UUID, str] | None:
-    """(contract id, device id) of a running subscription for this resource that shares a device."""
-    cursor = driver_connection(session).execute(
+) -> DeviceHolder | None:
+    """A running subscription for this resource that shares a device, and the device."""
+    cursor = driver_connection(session).cursor(row_factory=class_row(_HolderRow))
+    cursor.execute(
         HOLDER_OF_RESOURCE,
         {
             "running": NON_FINAL,
@@ -70,9 +78,9 @@ def send_product_device_holder(
     product_id: uuid.UUID,
     device_ids: Sequence[str],
     exclude_contract: uuid.UUID | None,
-) -> psycopg.Cursor[Any]:
+) -> psycopg.Cursor[_HolderRow]:
     """Ask `device_holder`'s question for the product's resource type (`holder_of` reads the answer)."""
-    return db.execute(
+    return db.cursor(row_factory=class_row(_HolderRow)).execute(
         _HOLDER_FOR_PRODUCT,
         {
             "running": NON_FINAL,
@@ -83,11 +91,11 @@ def send_product_device_holder(
     )
 
 
-def holder_of(cursor: psycopg.Cursor[Any], device_ids: Sequence[str]) -> tuple[uuid.UUID, str] | None:
+def holder_of(cursor: psycopg.Cursor[_HolderRow], device_ids: Sequence[str]) -> DeviceHolder | None:
     row = cursor.fetchone()
     if row is None:
         return None
-    return row[0], next(d for d in device_ids if d in row[1])
+    return DeviceHolder(row.contract_id, next(d for d in device_ids if d in row.device_ids))
 
 
 def lock_user_resource(session: Session, *, user_id: str, resource_type: str) -> None:

@@ -16,7 +16,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from infra.stack_process import ChildProcess, exit_status
+from devstack.process import ChildProcess, exit_status
 
 POLL_SECONDS = 0.25
 RPC_TIMEOUT = timedelta(seconds=2)

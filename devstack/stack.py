@@ -16,14 +16,13 @@ import httpx
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from infra import stack_commands as commands
-from infra.demo import DEMO_USER, DemoCatalog, demo_user_token, seed_demo, subscription_curl
-from infra.settings import Settings
-from infra.stack_config import StackSettings
-from infra.stack_db import Databases, prepare_databases
-from infra.stack_leftovers import DataDirInUse, PidFile
-from infra.stack_process import ChildProcess
-from infra.stack_ready import (
+from devstack import commands
+from devstack.config import StackSettings
+from devstack.db import Databases, prepare_databases
+from devstack.demo import DEMO_USER, DemoCatalog, demo_user_token, seed_demo, subscription_curl
+from devstack.leftovers import DataDirInUse, PidFile
+from devstack.process import ChildProcess
+from devstack.ready import (
     ChildDied,
     NotReady,
     StopRequested,
@@ -33,8 +32,10 @@ from infra.stack_ready import (
     wait_until,
     worker_polling,
 )
-from infra.stack_view import Banner, StackView
+from devstack.view import Banner, StackView
+from infra.settings import Settings
 from infra.temporal import connect, register_search_attributes
+from workflows import search_attributes
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # The worker lets in-flight activities finish (workers/main.py allows them 20 s).
@@ -154,7 +155,7 @@ class DevStack:
         # A server we did not start may not know our search attributes yet.
         async def register() -> None:
             client = await connect(self.stack.temporal_address, self.app.temporal_namespace)
-            await register_search_attributes(client, self.app.temporal_namespace)
+            await register_search_attributes(client, search_attributes.ALL, self.app.temporal_namespace)
 
         try:
             asyncio.run(register())

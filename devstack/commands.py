@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from devstack.config import StackSettings
 from infra.keep_alive import SERVER_KEEP_ALIVE_S
-from infra.stack_config import StackSettings
 from infra.temporal import temporal_cli_path, timer_shift_flags
 from workflows.search_attributes import dev_server_flags
 

@@ -1,6 +1,6 @@
 """Pure billing rules (claims 3, 4, 7): verify a renewal against live data and price the period.
 
-Deterministic and I/O-free, so workflows and activities can share them and tests need no server."""
+I/O-free: activities call them over the facts they have read, and tests need no server."""
 
 from __future__ import annotations
 

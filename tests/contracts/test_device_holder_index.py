@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from activities.device_groups import HOLDER_OF_RESOURCE, NON_FINAL
+from contracts.devices import HOLDER_OF_RESOURCE, NON_FINAL
 
 CONTRACTS = 5_000
 _PRODUCT = """
