@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.columns import enum_column, now_column, string_array
@@ -39,6 +39,8 @@ class Contract(SQLModel, table=True):
     paid_through: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     termination_reason: str | None = Field(default=None, max_length=200)
     voucher_claim_id: uuid.UUID | None = None
+    # The sequence number of this subscription's latest outbox event.
+    event_sequence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     created_at: datetime = now_column()
     updated_at: datetime = now_column()
 

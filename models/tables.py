@@ -4,6 +4,7 @@ from models.catalog import Device, Product
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent, Entitlement
 from models.idempotency import IdempotencyRecord
+from models.outbox import OutboxEvent
 from models.voucher import Voucher, VoucherClaim, VoucherHolding, VoucherPush
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Device",
     "Entitlement",
     "IdempotencyRecord",
+    "OutboxEvent",
     "Product",
     "Voucher",
     "VoucherClaim",
