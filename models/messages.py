@@ -23,7 +23,10 @@ class Message(BaseModel):
 # --- workflow input, its state and what continue-as-new carries ---------------------------------------
 
 
-class SubscriptionInput(Message):
+class SignupRequest(Message):
+    """A signup as the user asked for it: built once (by the API) and carried by the workflow's input into
+    signing, which adds when it was asked."""
+
     contract_id: str
     user_id: str
     product_id: str
@@ -31,6 +34,14 @@ class SubscriptionInput(Message):
     agreement_token: str
     timezone: str = "UTC"
     voucher_claim_id: str | None = None
+
+    def signing(self, requested_at: datetime) -> SignContractInput:
+        return SignContractInput(
+            **{name: getattr(self, name) for name in SignupRequest.model_fields}, requested_at=requested_at
+        )
+
+
+class SubscriptionInput(SignupRequest):
     periods_per_run: int = Field(default=DEFAULT_PERIODS_PER_RUN, ge=1)
     # How often a renewal charge is tried inside the worker before it goes on as an ordinary activity.
     local_charge_attempts: int = Field(default=5, ge=1)
@@ -111,15 +122,8 @@ class AgreementReplacement(Message):
 # --- activity inputs and results -------------------------------------------------------------------
 
 
-class SignContractInput(Message):
-    contract_id: str
-    user_id: str
-    product_id: str
-    device_ids: tuple[str, ...]
-    agreement_token: str
+class SignContractInput(SignupRequest):
     requested_at: datetime  # workflow time: the anchor of every period
-    timezone: str = "UTC"
-    voucher_claim_id: str | None = None
 
 
 class SignedContract(Message):

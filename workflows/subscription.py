@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         ReplaceAgreementInput,
         SettleOutcome,
         SettlePeriodInput,
-        SignContractInput,
         SignedContract,
         SignupOutcome,
         SubscriptionInput,
@@ -120,16 +119,7 @@ class SubscriptionWorkflow(SubscriptionMessages):
     async def _sign_up(self) -> SignupOutcome:
         """Seed claims 1-2: sign, write the contract and make the first period's first charge attempt, as one
         local activity inside the task that started the workflow (the user waits on its answer)."""
-        request = SignContractInput(
-            contract_id=self._input.contract_id,
-            user_id=self._input.user_id,
-            product_id=self._input.product_id,
-            device_ids=self._input.device_ids,
-            agreement_token=self._input.agreement_token,
-            requested_at=workflow.now(),
-            timezone=self._input.timezone,
-            voucher_claim_id=self._input.voucher_claim_id,
-        )
+        request = self._input.signing(workflow.now())
         try:
             outcome: SignupOutcome = await workflow.execute_local_activity(
                 names.SIGN_AND_SETTLE_FIRST,

@@ -17,20 +17,20 @@ from api.services.signup_outcome import Answer, ProductBrief, run_signup
 from contracts.signup import send_signup_reads, validate_signup
 from infra.db import SessionFactory, driver_connection, reads_alone, transaction
 from models.catalog import Product
-from models.messages import SignContractInput
+from models.messages import SignContractInput, SignupRequest
 from models.signup import ProductTerms, SignupFacts, SignupRefused, refuse_if_held
 
 SCOPE = "subscriptions"
 
 
-def sign_input(*, user_id: str, body: SubscriptionCreate, contract_id: str) -> SignContractInput:
-    return SignContractInput(
+def signup_request(*, user_id: str, body: SubscriptionCreate, contract_id: str) -> SignupRequest:
+    """The signup as the workflow will carry it; validation signs it at `now` to check it."""
+    return SignupRequest(
         contract_id=contract_id,
         user_id=user_id,
         product_id=str(body.product_id),
         device_ids=tuple(body.device_ids),
         agreement_token=body.payment.agreement_token,
-        requested_at=datetime.now(UTC),
         timezone=body.timezone,
         voucher_claim_id=str(body.voucher_claim_id) if body.voucher_claim_id else None,
     )
@@ -67,25 +67,26 @@ async def subscribe(
     changed since); a new request is validated before its key is reserved, so a refused body leaves no row;
     the reservation commits before the workflow starts, so a concurrent twin attaches to the same one."""
     digest = idempotency.request_hash(body)
+    request = signup_request(user_id=user_id, body=body, contract_id=str(uuid.uuid4()))
 
     def find_or_reserve() -> tuple[idempotency.Reservation, ProductBrief | None]:
         """An earlier use of the key; else validation, then the key's reservation. The look-up and
         validation's reads go in one round trip, the reservation commits on its own."""
-        request = sign_input(user_id=user_id, body=body, contract_id=str(uuid.uuid4()))
+        checked = request.signing(datetime.now(UTC))
         with transaction(sessions) as session:
             db = driver_connection(session)
             with reads_alone(db):
                 found = idempotency.send_find(db, scope=SCOPE, user_id=user_id, key=key)
                 try:
-                    collect = send_signup_reads(db, request)
+                    collect = send_signup_reads(db, checked)
                 except SignupRefused as refused:
                     raise refusal_problem(refused) from None
             earlier = idempotency.earlier_of(found, digest)
             if earlier is not None:
                 return earlier, None
-            product = _validated(session, request, collect())
+            product = _validated(session, checked, collect())
             reservation = idempotency.reserve(
-                session, scope=SCOPE, user_id=user_id, key=key, digest=digest, resource_id=str(uuid.uuid4())
+                session, scope=SCOPE, user_id=user_id, key=key, digest=digest, resource_id=request.contract_id
             )
             return reservation, ProductBrief(product.id, product.name, product.resource_type)
 
@@ -99,14 +100,10 @@ async def subscribe(
             lambda: product_brief(sessions=sessions, product_id=body.product_id)
         )
 
-    answer = await run_signup(
-        client=client,
-        task_queue=task_queue,
-        contract_id=reservation.resource_id,
-        user_id=user_id,
-        body=body,
-        product=product,
-    )
+    if reservation.resource_id != request.contract_id:
+        # A twin reserved the key first: attach to its contract.
+        request = request.model_copy(update={"contract_id": reservation.resource_id})
+    answer = await run_signup(client=client, task_queue=task_queue, request=request, product=product)
     record_id = reservation.record_id
     await run_in_threadpool(
         lambda: idempotency.store_answer(

@@ -28,11 +28,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api import problems
-from api.schemas.subscriptions import SubscriptionCreate, SubscriptionOut
+from api.schemas.subscriptions import SubscriptionOut
 from api.services.errors import engine_problem
 from api.services.workflow_calls import subscription_handle
 from models.enums import SubscriptionStatus
-from models.messages import SubscriptionInput, SubscriptionState
+from models.messages import SignupRequest, SubscriptionInput, SubscriptionState
 from workflows import search_attributes as sa
 from workflows.constants import subscription_workflow_id
 from workflows.subscription import SubscriptionWorkflow
@@ -84,35 +84,28 @@ def answer_for_failure(error: BaseException, contract_id: str) -> Answer:
 
 
 def _start_operation(
-    *, task_queue: str, contract_id: str, user_id: str, body: SubscriptionCreate, product: ProductBrief
+    *, task_queue: str, request: SignupRequest, product: ProductBrief
 ) -> WithStartWorkflowOperation[SubscriptionWorkflow, SubscriptionState]:
-    devices = len(body.device_ids)
+    devices = len(request.device_ids)
+    plural = "s" if devices != 1 else ""
     return WithStartWorkflowOperation(
         SubscriptionWorkflow.run,
-        SubscriptionInput(
-            contract_id=contract_id,
-            user_id=user_id,
-            product_id=str(body.product_id),
-            device_ids=tuple(body.device_ids),
-            agreement_token=body.payment.agreement_token,
-            timezone=body.timezone,
-            voucher_claim_id=str(body.voucher_claim_id) if body.voucher_claim_id else None,
-        ),
-        id=subscription_workflow_id(contract_id),
+        SubscriptionInput.model_validate(dict(request)),
+        id=subscription_workflow_id(request.contract_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A contract's workflow runs once: re-attaching after it closed must not start it again.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        static_summary=f"{product.name} · {devices} device{'s' if devices != 1 else ''} · user {user_id}",
+        static_summary=f"{product.name} · {devices} device{plural} · user {request.user_id}",
         static_details=(
-            f"**Product:** {product.name} (`{product.id}`)\n\n**User:** {user_id}\n\n"
-            f"**Devices:** {', '.join(body.device_ids)}"
+            f"**Product:** {product.name} (`{product.id}`)\n\n**User:** {request.user_id}\n\n"
+            f"**Devices:** {', '.join(request.device_ids)}"
         ),
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(sa.SUBSCRIPTION_STATUS, SubscriptionStatus.SIGNING.value),
-                SearchAttributePair(sa.USER_ID, user_id),
-                SearchAttributePair(sa.PRODUCT_ID, str(body.product_id)),
+                SearchAttributePair(sa.USER_ID, request.user_id),
+                SearchAttributePair(sa.PRODUCT_ID, request.product_id),
                 SearchAttributePair(sa.DEVICE_COUNT, devices),
             ]
         ),
@@ -152,15 +145,12 @@ async def run_signup(
     *,
     client: Client,
     task_queue: str,
-    contract_id: str,
-    user_id: str,
-    body: SubscriptionCreate,
+    request: SignupRequest,
     product: ProductBrief,
 ) -> Answer:
     """Start (or attach to) the contract's workflow and wait for the signup outcome."""
-    operation = _start_operation(
-        task_queue=task_queue, contract_id=contract_id, user_id=user_id, body=body, product=product
-    )
+    contract_id = request.contract_id
+    operation = _start_operation(task_queue=task_queue, request=request, product=product)
     try:
         async with asyncio.timeout(OUTCOME_TIMEOUT.total_seconds()):
             return await _outcome(client, operation, contract_id)
