@@ -9,9 +9,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.entitlements import end_entitlements
 from activities.events import append_event
+from events import subscriptions as subscription_events
+from events.outbox import write_subscription_events
 from gateway.protocol import AgreementRejected, PaymentGateway
-from infra.db import SessionFactory, transaction
+from infra.db import SessionFactory, driver_connection, transaction
 from models.contract import Contract
+from models.enums import SubscriptionStatus
 from models.messages import FinishInput, ReleaseAgreementInput, ReplaceAgreementInput, TransitionInput
 from models.money import Money
 from models.names import AGREEMENT_REJECTED, CONTRACT_NOT_FOUND
@@ -37,7 +40,7 @@ def finish_contract(*, sessions: SessionFactory, gateway: PaymentGateway, reques
     with transaction(sessions) as session:
         locked = session.get(Contract, contract_id, with_for_update=True)
         assert locked is not None
-        end_entitlements(session, contract_id=contract_id, until=revoke_at, reason=request.reason)
+        ended = end_entitlements(session, contract_id=contract_id, until=revoke_at, reason=request.reason)
         if locked.voucher_claim_id is not None:
             # A claim that never paid towards a charge goes back to its user (no-op once used).
             release_claim(session, claim_id=locked.voucher_claim_id, contract_id=contract_id)
@@ -52,6 +55,16 @@ def finish_contract(*, sessions: SessionFactory, gateway: PaymentGateway, reques
             dedup_key=f"{contract_id}:finished",
             kind=request.status.value,
             detail={"reason": request.reason, "revoke_at": revoke_at.isoformat()},
+        )
+        # A retry after the commit finds both written, and the entitlements already revoked.
+        closed = subscription_events.finished(
+            contract_id=contract_id, status=request.status.value, reason=request.reason, revoked_at=revoke_at
+        )
+        revocations = subscription_events.revoked(
+            contract_id=contract_id, cause="finished", reason=request.reason, entitlements=ended
+        )
+        write_subscription_events(
+            driver_connection(session), contract_id=contract_id, events=[closed, *revocations]
         )
 
 
@@ -89,6 +102,14 @@ def record_transition(*, sessions: SessionFactory, request: TransitionInput) -> 
             contract.status = request.status
             contract.updated_at = datetime.now(UTC)
             session.add(contract)
+        if request.status is SubscriptionStatus.CANCELING and not contract.status.is_final:
+            canceling = subscription_events.canceling(
+                key=request.dedup_key,
+                mode=request.detail.get("mode", "at_period_end"),
+                reason=request.detail.get("reason", request.kind),
+                paid_through=contract.paid_through,
+            )
+            write_subscription_events(driver_connection(session), contract_id=contract_id, events=[canceling])
         append_event(
             session,
             contract_id=contract_id,

@@ -21,8 +21,9 @@ def end_entitlements(
     until: datetime,
     reason: str,
     device_ids: Iterable[str] | None = None,
-) -> None:
-    """Cap the contract's entitlements at `until` and mark them revoked with the reason."""
+) -> list[tuple[str, str, datetime]]:
+    """Cap the contract's entitlements at `until` and mark them revoked with the reason; the ones it
+    revoked, as (device id, resource type, valid until), for their events."""
     statement = (
         update(Entitlement)
         .where(col(Entitlement.contract_id) == contract_id)
@@ -33,8 +34,9 @@ def end_entitlements(
             revoke_reason=reason,
             updated_at=func.now(),
         )
+        .returning(col(Entitlement.device_id), col(Entitlement.resource_type), col(Entitlement.valid_until))
     )
     if device_ids is not None:
         statement = statement.where(col(Entitlement.device_id).in_(list(device_ids)))
     # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
-    session.connection().execute(statement)
+    return [(row[0], row[1], row[2]) for row in session.connection().execute(statement)]

@@ -19,15 +19,27 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
 from activities.entitlements import end_entitlements
 from activities.events import append_event
+from events import subscriptions as subscription_events
+from events.outbox import (
+    NEW_EVENTS,
+    SEQUENCE_BUMP,
+    NewEvent,
+    event_params,
+    outbox_insert,
+    write_subscription_events,
+)
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
 from infra.db import SessionFactory, driver_connection, execute_alone, transaction
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
-from models.enums import AttemptStatus, PlanStatus, SettleKind, SubscriptionStatus
+from models.dunning import DunningPolicy
+from models.enums import AttemptStatus, DeclineKind, PlanStatus, SettleKind, SubscriptionStatus
+from models.events import Period
 from models.messages import SettleOutcome, SettlePeriodInput
 from models.money import Money
 from models.names import CONTRACT_NOT_FOUND
@@ -42,7 +54,7 @@ from models.renewal import (
 from vouchers.redemption import discount_for_period, mark_used
 
 _LOAD = """
-SELECT c.user_id, c.currency, c.agreement_status, c.agreement_cap_minor, c.unit_price_minor,
+SELECT c.user_id, c.currency, c.resource_type, c.agreement_status, c.agreement_cap_minor, c.unit_price_minor,
        c.billing_cycle, c.anchor_at, c.timezone, c.device_ids, c.agreement_id, c.voucher_claim_id,
        p.status AS product_status, p.unit_price_minor AS product_price_minor,
        p.currency AS product_currency, p.max_devices, p.price_version,
@@ -88,8 +100,9 @@ WHERE id = %(contract_id)s
 
 # Phase 3 as one statement. Each sub-statement reads the contract through `contract`, so the contract row is
 # locked first, as every other writer of a contract does, and writers never deadlock. Paid or declined, the
-# attempt gets its outcome and the contract's log its event.
-_ATTEMPT_DONE_AND_LOGGED = """attempt AS (
+# attempt gets its outcome, the contract's log its entry and the outbox its events (numbered by the contract's
+# UPDATE, which adds `SEQUENCE_BUMP`).
+_ATTEMPT_DONE_AND_LOGGED = f"""attempt AS (
     UPDATE charge_attempts SET status = %(attempt_status)s, gateway_charge_id = %(charge_id)s,
                                completed_at = %(now)s, decline_code = %(decline_code)s,
                                decline_kind = %(decline_kind)s
@@ -98,14 +111,14 @@ _ATTEMPT_DONE_AND_LOGGED = """attempt AS (
     INSERT INTO contract_events (contract_id, dedup_key, kind, period, detail)
     SELECT id, %(dedup_key)s, %(kind)s, %(period)s, %(detail)s FROM contract
     ON CONFLICT (dedup_key) DO NOTHING
-)"""
+), {outbox_insert("contract")}"""
 
 _RECORD_PAID = f"""
-WITH contract AS (
+WITH {NEW_EVENTS}, contract AS (
     UPDATE contracts SET status = 'active', current_period = %(period)s, period_start = %(start)s,
-                         period_end = %(end)s, paid_through = %(end)s, updated_at = %(now)s
+                         period_end = %(end)s, paid_through = %(end)s, updated_at = %(now)s, {SEQUENCE_BUMP}
     WHERE id = %(contract_id)s
-    RETURNING id, resource_type
+    RETURNING id, resource_type, user_id, event_sequence
 ), plan AS (
     UPDATE charge_plans SET status = 'paid', paid_at = %(now)s
     WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
@@ -124,8 +137,10 @@ SELECT device_ids, discount_minor FROM plan
 """
 
 _RECORD_DECLINED = f"""
-WITH contract AS (
-    UPDATE contracts SET status = %(status)s, updated_at = %(now)s WHERE id = %(contract_id)s RETURNING id
+WITH {NEW_EVENTS}, contract AS (
+    UPDATE contracts SET status = %(status)s, updated_at = %(now)s, {SEQUENCE_BUMP}
+    WHERE id = %(contract_id)s
+    RETURNING id, user_id, event_sequence
 ), {_ATTEMPT_DONE_AND_LOGGED}
 SELECT device_ids, discount_minor FROM charge_plans
 WHERE contract_id = (SELECT id FROM contract) AND period = %(period)s
@@ -207,6 +222,8 @@ class _Pending:
     idempotency_key: str
     amount: Money
     voucher_claim_id: uuid.UUID | None  # the contract's voucher claim, redeemed by its first paid charge
+    device_ids: tuple[str, ...]  # the plan's, entitled once it is paid
+    resource_type: str
 
 
 def _finished_outcome(base: _Base, row: dict[str, Any]) -> SettleOutcome | None:
@@ -248,6 +265,8 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 charge_idempotency_key(base.contract_id, request.period, request.attempt),
                 Money(amount_minor=row["attempt_amount_minor"], currency=row["attempt_currency"]),
                 row["voucher_claim_id"],
+                tuple(row["plan_device_ids"]),
+                row["resource_type"],
             )
 
         verification = _verify(row, request)
@@ -303,15 +322,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
         )
         # Seed claim 7: a device that left the group (signal, unbind, transfer) keeps its entitlement only to
         # the paid-through time, which is this period's start.
-        left = [d for d in row["device_ids"] if d not in priced.device_ids]
-        if left:
-            end_entitlements(
-                session,
-                contract_id=base.contract_id,
-                until=base.start,
-                reason="device_left_group",
-                device_ids=left,
-            )
+        _record_device_changes(db, session, base, row, devices)
         return _Pending(
             base,
             attempt_id,
@@ -319,7 +330,47 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
             key,
             Money(amount_minor=priced.amount_minor, currency=row["currency"]),
             row["voucher_claim_id"],
+            tuple(devices),
+            row["resource_type"],
         )
+
+
+def _record_device_changes(
+    db: psycopg.Connection[Any], session: Session, base: _Base, row: dict[str, Any], devices: list[str]
+) -> None:
+    """The group charged differs from the contract's (seed claim 7): a device that left (signal, unbind,
+    transfer) keeps its entitlement only to the paid-through time, which is this period's start. Written
+    with the contract's new devices, in the same transaction; nothing at all in the usual case."""
+    request = base.request
+    changed = subscription_events.devices_changed(
+        contract_id=base.contract_id,
+        period=request.period,
+        attempt=request.attempt,
+        before=row["device_ids"],
+        after=devices,
+    )
+    if changed is None:
+        return
+    left = [d for d in row["device_ids"] if d not in devices]
+    ended = (
+        end_entitlements(
+            session,
+            contract_id=base.contract_id,
+            until=base.start,
+            reason="device_left_group",
+            device_ids=left,
+        )
+        if left
+        else []
+    )
+    revocations = subscription_events.revoked(
+        contract_id=base.contract_id,
+        cause=f"p{request.period}",
+        reason="device_left_group",
+        entitlements=ended,
+    )
+    events = [changed, *revocations]
+    write_subscription_events(db, contract_id=base.contract_id, events=events)
 
 
 def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | None) -> SettleOutcome:
@@ -339,6 +390,7 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
         else {"code": decline_code or "", "kind": decline_kind or ""}
     )
     now = datetime.now(UTC)
+    events = _outcome_events(pending, result, now)
     params = {
         "contract_id": base.contract_id,
         "period": request.period,
@@ -354,6 +406,7 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
         "dedup_key": f"{base.contract_id}:{kind}:p{request.period}:a{request.attempt}",
         "kind": kind,
         "detail": Jsonb(detail),
+        **event_params(events),
     }
     # A voucher is redeemed in the same transaction; without one, the statement commits on its own.
     redeems = paid and pending.voucher_claim_id is not None
@@ -369,7 +422,11 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
             mark_used(session, claim_id=pending.voucher_claim_id, contract_id=base.contract_id, now=now)
     if paid:
         return base.outcome(
-            SettleKind.PAID, device_ids=tuple(device_ids), amount=pending.amount, charge_id=charge_id
+            SettleKind.PAID,
+            device_ids=tuple(device_ids),
+            amount=pending.amount,
+            charge_id=charge_id,
+            answered_at=now,
         )
     return base.outcome(
         SettleKind.DECLINED,
@@ -377,7 +434,35 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
         amount=pending.amount,
         decline_code=decline_code,
         decline_kind=decline_kind,
+        answered_at=now,
     )
+
+
+def _outcome_events(pending: _Pending, result: ChargeResult | None, now: datetime) -> list[NewEvent]:
+    """What `_record` reports. A decline says when the workflow will try again: the same delay after the
+    same answer time that the workflow reads from the outcome; none after a hard decline or the last try."""
+    base, request = pending.base, pending.base.request
+    if result is None or result.status == ChargeStatus.SUCCEEDED:
+        return subscription_events.paid(
+            contract_id=base.contract_id,
+            period=Period(index=request.period, start=base.start, end=base.end),
+            amount=pending.amount,
+            charge_id=result.charge_id if result else None,
+            device_ids=pending.device_ids,
+            resource_type=pending.resource_type,
+        )
+    policy = DunningPolicy(delays_seconds=base.delays, max_attempts=base.max_attempts)
+    delay = None if result.decline_kind is DeclineKind.HARD else policy.delay_after(request.attempt)
+    return [
+        subscription_events.payment_failed(
+            contract_id=base.contract_id,
+            period=request.period,
+            attempt=request.attempt,
+            amount=pending.amount,
+            decline_code=result.decline_code or "declined",
+            next_retry_at=now + delay if delay is not None else None,
+        )
+    ]
 
 
 def settle_period(

@@ -183,6 +183,10 @@ SUBSCRIPTION_NOT_FOUND = ProblemType("subscription-not-found", "Subscription not
 SUBSCRIPTION_ENDED = ProblemType("subscription-ended", "Subscription already ended", 409)
 SUBSCRIPTION_NOT_SIGNED = ProblemType("subscription-not-signed", "Subscription not signed yet", 409)
 
+# Events feed
+INVALID_CURSOR = ProblemType("invalid-cursor", "Invalid cursor", 400)
+UNKNOWN_EVENT_TYPE = ProblemType("unknown-event-type", "Unknown event type", 422)
+
 # Infrastructure
 TEMPORAL_UNAVAILABLE = ProblemType("temporal-unavailable", "Workflow service unavailable", 503)
 IDENTITY_PROVIDER_UNAVAILABLE = ProblemType(

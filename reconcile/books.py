@@ -77,6 +77,17 @@ class CounterReading:
 
 
 @dataclass(frozen=True)
+class EventRecord:
+    """An outbox event about a period or an entitlement: `period` for paid periods and openings,
+    `device_id` for entitlement events."""
+
+    contract_id: str
+    type: str
+    period: int | None
+    device_id: str | None
+
+
+@dataclass(frozen=True)
 class Books:
     gateway: tuple[GatewayCharge, ...] = ()
     attempts: tuple[Attempt, ...] = ()
@@ -84,3 +95,4 @@ class Books:
     entitlements: tuple[Entitlement, ...] = ()
     contracts: tuple[ContractBalance, ...] = ()
     counters: tuple[CounterReading, ...] = ()
+    events: tuple[EventRecord, ...] | None = None  # None: the outbox was not read

@@ -8,6 +8,7 @@ from reconcile.books import Books, CounterReading
 from reconcile.charges import compare_charges
 from reconcile.coverage import compare_coverage
 from reconcile.findings import Discrepancy, Kind
+from reconcile.outbox import compare_events
 
 
 def compare_counters(readings: tuple[CounterReading, ...]) -> list[Discrepancy]:
@@ -29,5 +30,6 @@ def find_discrepancies(books: Books, *, in_flight_since: datetime | None = None)
         *compare_charges(books, in_flight_since=in_flight_since),
         *compare_coverage(books),
         *compare_counters(books.counters),
+        *compare_events(books),
     ]
     return sorted(found, key=lambda d: d.sort_key)

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import Entitlement as EntitlementRow
-from reconcile.books import Attempt, ContractBalance, CounterReading, Entitlement, Plan
+from reconcile.books import Attempt, ContractBalance, CounterReading, Entitlement, EventRecord, Plan
 from vouchers.audit import voucher_counters
 
 
@@ -22,6 +22,7 @@ class OurRecords:
     plans: tuple[Plan, ...]
     entitlements: tuple[Entitlement, ...]
     contracts: tuple[ContractBalance, ...]
+    events: tuple[EventRecord, ...]
 
 
 def read_records(engine: Engine, *, contract_ids: Sequence[str] = ()) -> OurRecords:
@@ -80,7 +81,28 @@ def read_records(engine: Engine, *, contract_ids: Sequence[str] = ()) -> OurReco
                 ContractBalance(contract_id=str(c.id), paid_through=c.paid_through)
                 for c in session.exec(contracts)
             ),
+            events=_events(session, ids),
         )
+
+
+# The events reconciliation checks changes against: paid periods and entitlement changes.
+_EVENTS = text("""
+SELECT subscription_id, type,
+       coalesce((data -> 'period' ->> 'index')::int,
+                CASE WHEN jsonb_typeof(data -> 'period') = 'number' THEN (data ->> 'period')::int END),
+       data ->> 'device_id'
+FROM events
+WHERE type IN ('subscription.activated', 'subscription.renewed', 'entitlement.opened', 'entitlement.revoked')
+  AND subscription_id IS NOT NULL AND (cardinality(CAST(:ids AS uuid[])) = 0 OR subscription_id = ANY(:ids))
+""")
+
+
+def _events(session: Session, ids: list[uuid.UUID]) -> tuple[EventRecord, ...]:
+    rows = session.execute(_EVENTS, {"ids": ids})
+    return tuple(
+        EventRecord(contract_id=str(contract_id), type=type_, period=period, device_id=device_id)
+        for contract_id, type_, period, device_id in rows
+    )
 
 
 @dataclass(frozen=True)

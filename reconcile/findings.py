@@ -19,6 +19,8 @@ class Kind(StrEnum):
     PLAN_AMOUNT_MISMATCH = "plan_amount_mismatch"  # a paid plan's amount differs from its charge
     PAID_THROUGH_MISMATCH = "paid_through_mismatch"  # the contract's paid-through against its paid plans
     COUNTER_MISMATCH = "counter_mismatch"  # a stored counter against the rows it counts
+    PAID_PERIOD_WITHOUT_EVENT = "paid_period_without_event"  # no activated/renewed event for a paid plan
+    ENTITLEMENT_WITHOUT_EVENT = "entitlement_without_event"  # an entitlement opened or revoked, unreported
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ def reconcile(
         entitlements=ours.entitlements,
         contracts=ours.contracts,
         counters=counters,
+        events=ours.events,
     )
     found = find_discrepancies(books, in_flight_since=started - in_flight_grace)
     checked = {
@@ -79,5 +80,6 @@ def reconcile(
         "plans": len(books.plans),
         "entitlements": len(books.entitlements),
         "counters": len(books.counters),
+        "events": len(ours.events),
     }
     return Report(discrepancies=tuple(found), checked=checked, notes=notes)

@@ -30,6 +30,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
+from events import vouchers as voucher_events
 from infra.db import driver_connection, execute_alone
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherHolding, VoucherStatus
 from vouchers.errors import IdempotencyKeyReused, NotClaimable, VoucherNotFound
@@ -106,10 +107,20 @@ REFUSED = "VC001"
 # Raised by a call that would have to wait for a stripe: undone whole, it is made again to wait.
 EVERY_STRIPE_TAKEN = "VC002"
 
+# The `voucher.claimed` event is written by the claim's own statement: a refusal, which raises inside the
+# function, writes neither, and a replay (the function returns the earlier claim) writes no event.
 _CLAIM = """
-SELECT replayed_claim_id, replayed_request_hash, voucher
-FROM claim_voucher(%(voucher_id)s, %(user_id)s, %(claim_id)s, %(now)s,
-                   %(scope)s, %(key)s, %(request_hash)s, %(record_id)s, %(wait)s)
+WITH claimed AS (
+    SELECT replayed_claim_id, replayed_request_hash, voucher
+    FROM claim_voucher(%(voucher_id)s, %(user_id)s, %(claim_id)s, %(now)s,
+                       %(scope)s, %(key)s, %(request_hash)s, %(record_id)s, %(wait)s)
+), outbox AS (
+    INSERT INTO events (id, type, voucher_id, user_id, data)
+    SELECT %(event_id)s, %(event_type)s, %(voucher_id)s, %(user_id)s, %(event_data)s
+    FROM claimed WHERE replayed_claim_id IS NULL
+    ON CONFLICT (id) DO NOTHING
+)
+SELECT replayed_claim_id, replayed_request_hash, voucher FROM claimed
 """
 
 
@@ -148,6 +159,7 @@ def claim_voucher(
     Raises VoucherNotFound, NotClaimable or IdempotencyKeyReused with nothing of the claim written; a
     refusal rolls the session's transaction back."""
     claim_id = uuid.uuid4()
+    event = voucher_events.claimed(claim_id=claim_id, claimed_at=now)
     params: dict[str, Any] = {
         "voucher_id": voucher_id,
         "user_id": user_id,
@@ -157,6 +169,9 @@ def claim_voucher(
         "key": idempotency.key if idempotency else None,
         "request_hash": idempotency.request_hash if idempotency else None,
         "record_id": uuid.uuid4(),
+        "event_id": event.id,
+        "event_type": event.type.value,
+        "event_data": event.json(),
     }
     try:
         row = _claim_row(driver_connection(session), params)

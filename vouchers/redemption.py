@@ -16,6 +16,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, DateTime, case, func, literal, select, update
 from sqlmodel import Session, col
 
+from events import vouchers as voucher_events
+from events.outbox import write_voucher_event
+from infra.db import driver_connection
 from models.catalog import Product
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherStatus
 from vouchers.errors import VoucherNotUsable
@@ -117,7 +120,8 @@ def discount_for_period(
 
 def mark_used(session: Session, *, claim_id: uuid.UUID, contract_id: uuid.UUID, now: datetime) -> None:
     """The claim becomes `used` and the voucher's redeemed_count rises, in one statement: a concurrent or
-    repeated call finds the claim no longer `claimed` and changes nothing."""
+    repeated call finds the claim no longer `claimed` and changes nothing. The `voucher.redeemed` event
+    follows in the same transaction, only when the claim changed."""
     used = (
         update(VoucherClaim)
         .where(
@@ -126,14 +130,23 @@ def mark_used(session: Session, *, claim_id: uuid.UUID, contract_id: uuid.UUID, 
             col(VoucherClaim.status) == ClaimStatus.CLAIMED,
         )
         .values(status=ClaimStatus.USED, used_at=now)
-        .returning(col(VoucherClaim.voucher_id))
+        .returning(col(VoucherClaim.voucher_id), col(VoucherClaim.user_id))
         .cte("used")
     )
-    session.execute(
+    counted = (
         update(Voucher)
         .where(col(Voucher.id).in_(select(used.c.voucher_id)))
         .values(redeemed_count=col(Voucher.redeemed_count) + 1)
+        .returning(col(Voucher.id))
+        .cte("counted")
     )
+    row = session.execute(
+        select(used.c.voucher_id, used.c.user_id, select(counted.c.id).scalar_subquery())
+    ).first()
+    if row is None:
+        return
+    event = voucher_events.redeemed(claim_id=claim_id, contract_id=contract_id, redeemed_at=now)
+    write_voucher_event(driver_connection(session), voucher_id=row[0], user_id=row[1], event=event)
 
 
 def release_claim(
@@ -146,7 +159,7 @@ def release_claim(
     database clock."""
     at: ColumnElement[datetime] = func.now() if now is None else literal(now, DateTime(timezone=True))
     ended = (col(Voucher.status) == VoucherStatus.TERMINATED) | (col(Voucher.use_ends_at) <= at)
-    session.execute(
+    row = session.execute(
         update(VoucherClaim)
         .where(
             col(VoucherClaim.id) == claim_id,
@@ -160,4 +173,11 @@ def release_claim(
             reserved_at=None,
             expired_at=case((ended, at), else_=None),
         )
+        .returning(col(VoucherClaim.voucher_id), col(VoucherClaim.user_id), col(VoucherClaim.status))
+    ).first()
+    if row is None:
+        return
+    event = voucher_events.released(
+        claim_id=claim_id, contract_id=contract_id, expired=row[2] == ClaimStatus.EXPIRED
     )
+    write_voucher_event(driver_connection(session), voucher_id=row[0], user_id=row[1], event=event)

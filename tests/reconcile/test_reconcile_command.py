@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
-from sqlmodel import col
+from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -21,6 +21,7 @@ from cli.main import app
 from infra.db import SessionFactory, transaction
 from models.contract import ChargeAttempt
 from models.entitlement import Entitlement
+from models.outbox import OutboxEvent
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product
 from tests.support.temporal import running_worker, settled, start_subscription
@@ -86,6 +87,7 @@ async def test_clean_subscription_then_corrupted_rows(
         "plans": 2,
         "entitlements": 2,
         "counters": 0,
+        "events": 6,
     }
 
     cid = uuid.UUID(contract_id)
@@ -112,6 +114,34 @@ async def test_clean_subscription_then_corrupted_rows(
     }
     orphan = next(d for d in report["discrepancies"] if d["kind"] == "charge_without_attempt")
     assert (orphan["contract_id"], orphan["period"]) == (contract_id, 1)
+
+
+async def test_deleted_events_are_reported(
+    contract_id: str,
+    sessions: SessionFactory,
+    database_url_for_test: str,
+    sandbox_gateway: SandboxGateway,
+    tmp_path: Path,
+) -> None:
+    cid = uuid.UUID(contract_id)
+    with transaction(sessions) as session:
+        device_id = session.exec(
+            select(Entitlement.device_id).where(col(Entitlement.contract_id) == cid).limit(1)
+        ).one()
+        session.exec(
+            delete(OutboxEvent).where(
+                col(OutboxEvent.subscription_id) == cid,
+                (col(OutboxEvent.type) == "subscription.renewed")
+                | (OutboxEvent.data["device_id"].astext == device_id),
+            )
+        )
+    args = ("--database-url", database_url_for_test, "--gateway-url", sandbox_gateway.url)
+    code, report = run_reconcile(*args, "--contract", contract_id, json_path=tmp_path / "events.json")
+
+    assert code == 1
+    assert report["by_kind"] == {"entitlement_without_event": 1, "paid_period_without_event": 1}
+    missing = next(d for d in report["discrepancies"] if d["kind"] == "paid_period_without_event")
+    assert (missing["contract_id"], missing["period"]) == (contract_id, 1)
 
 
 def test_unreadable_books_exit_2(database_url_for_test: str, tmp_path: Path) -> None:
