@@ -183,6 +183,13 @@ SUBSCRIPTION_NOT_FOUND = ProblemType("subscription-not-found", "Subscription not
 SUBSCRIPTION_ENDED = ProblemType("subscription-ended", "Subscription already ended", 409)
 SUBSCRIPTION_NOT_SIGNED = ProblemType("subscription-not-signed", "Subscription not signed yet", 409)
 
+# Webhooks
+INVALID_WEBHOOK_URL = ProblemType("invalid-webhook-url", "Webhook URL not accepted", 422)
+UNKNOWN_EVENT_TYPE = ProblemType("unknown-event-type", "Unknown event type", 422)
+INVALID_WEBHOOK_ENDPOINT = ProblemType("invalid-webhook-endpoint", "Invalid webhook endpoint", 422)
+WEBHOOK_ENDPOINT_NOT_FOUND = ProblemType("webhook-endpoint-not-found", "Webhook endpoint not found", 404)
+EVENT_NOT_FOUND = ProblemType("event-not-found", "Event not found", 404)
+
 # Infrastructure
 TEMPORAL_UNAVAILABLE = ProblemType("temporal-unavailable", "Workflow service unavailable", 503)
 IDENTITY_PROVIDER_UNAVAILABLE = ProblemType(

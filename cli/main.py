@@ -32,6 +32,14 @@ def worker() -> None:
     asyncio.run(run_worker(Settings()))
 
 
+@app.command()
+def dispatcher() -> None:
+    """Run the webhook dispatcher (signed deliveries of outbox events; several copies may run)."""
+    from dispatcher.main import run_dispatcher
+
+    asyncio.run(run_dispatcher(Settings()))
+
+
 @app.command(
     "sandbox-gateway",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
