@@ -3,7 +3,6 @@ nothing; stopped with SIGTERM, it finishes the sends in flight."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,33 +13,16 @@ from sqlmodel import select
 
 from infra.db import SessionFactory, transaction
 from models.webhook import DeliveryStatus, WebhookDelivery
-from tests.api.support import ADMIN_TOKEN, USER_SECRET
-from tests.reliability.processes import ManagedProcess, child_environment
+from tests.reliability.processes import ManagedProcess
 from tests.support.events import insert_subscription_events
+from tests.webhooks.process import dispatcher_command
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.support import in_sequence_per_subscription, register, until
 
 
 @pytest.fixture
 def dispatcher_process(database_url_for_test: str, tmp_path: Path) -> Iterator[ManagedProcess]:
-    env = child_environment(
-        DATABASE_URL=database_url_for_test,
-        IOT_BILLING_ENVIRONMENT="test",
-        IOT_BILLING_ADMIN_TOKEN=ADMIN_TOKEN,
-        IOT_BILLING_USER_TOKEN_SECRET=USER_SECRET,
-        IOT_BILLING_WEBHOOK_ALLOW_PRIVATE="true",
-        IOT_BILLING_WEBHOOK_TIMEOUT_SECONDS="2",
-        IOT_BILLING_WEBHOOK_RETRY_SCHEDULE_SECONDS="0.2,0.3,0.5,1,1,1,1,1",
-        IOT_BILLING_WEBHOOK_RETRY_JITTER="0",
-        IOT_BILLING_DISPATCHER_POLL_SECONDS="0.2",
-        IOT_BILLING_LOG_FORMAT="json",
-    )
-    process = ManagedProcess(
-        name="dispatcher",
-        command=[sys.executable, "-m", "cli.main", "dispatcher"],
-        env=env,
-        log_path=tmp_path / "dispatcher.log",
-    )
+    process = dispatcher_command(database_url_for_test, tmp_path / "dispatcher.log")
     yield process
     process.kill()
 
