@@ -4,17 +4,16 @@ down, and afterwards every event still arrives, in order per subscription."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from devstack.embedded_pg import EmbeddedPostgres, database_url, ensure_database
+from devstack.embedded_pg import EmbeddedPostgres
 from infra.db import make_engine, make_session_factory
-from infra.migrate import upgrade
 from tests.support.events import insert_subscription_events
+from tests.support.own_postgres import own_postgres_server
 from tests.webhooks.process import dispatcher_command
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.support import in_sequence_per_subscription, until
@@ -25,18 +24,8 @@ DOWN_SECONDS = 3.0
 
 @pytest.fixture
 def own_postgres() -> Iterator[tuple[EmbeddedPostgres, str]]:
-    """A server of this test's own: restarting the session's would disturb every other test. Outside
-    pytest's temp tree, which a concurrent session may make private to the server's own user."""
-    with tempfile.TemporaryDirectory(prefix="iot-billing-pg-") as directory:
-        server = EmbeddedPostgres(Path(directory) / "data")
-        url = server.start()
-        try:
-            ensure_database(url, "iot_billing")
-            database = database_url(url, "iot_billing")
-            upgrade(database)
-            yield server, database
-        finally:
-            server.stop()
+    with own_postgres_server() as running:
+        yield running
 
 
 @pytest.mark.timeout(180)
