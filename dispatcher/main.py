@@ -82,6 +82,9 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The delivery's lease lapses and it is sent again; say why it failed here.
+            log.error("delivery failed unexpectedly", exc_info=task.exception())
         # A freed slot, or the next event of the same subscription, may be claimable now.
         self.wake.set()
 

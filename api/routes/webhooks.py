@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AdminDep
@@ -175,7 +175,11 @@ async def list_deliveries(
 
 
 @router.post("/v1/events/{event_id}/redeliver", status_code=202, response_model=RedeliveryOut)
-async def redeliver(event_id: str, _admin: AdminDep, sessions: SessionsDep) -> RedeliveryOut:
+async def redeliver(
+    event_id: Annotated[str, Path(max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")],
+    _admin: AdminDep,
+    sessions: SessionsDep,
+) -> RedeliveryOut:
     """Send an event again to every enabled endpoint that takes its type, as a new delivery."""
     scheduled = await run_in_threadpool(lambda: endpoints.redeliver(sessions=sessions, event_id=event_id))
     if scheduled is None:

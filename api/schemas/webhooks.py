@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -11,24 +12,30 @@ from models.event_types import EVENT_TYPES
 from models.fields import RequestBody
 from models.webhook import WebhookAttempt, WebhookEndpoint
 
+# PostgreSQL refuses NUL bytes and no URL or type name has control characters; lengths are checked, with
+# precise problems, by the endpoint rules.
+WebhookUrl = Annotated[
+    str, Field(pattern=r"^[^\x00-\x1f\x7f]*$", description="http(s) URL that receives signed POSTs.")
+]
+EventTypeName = Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Description = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+
 _TYPES_DOC = 'Event types to receive, or ["*"] for all: ' + ", ".join(EVENT_TYPES)
 
 
 class WebhookEndpointCreate(RequestBody):
-    url: str = Field(
-        description="http(s) URL that receives signed POSTs.", examples=["https://example.com/hooks"]
-    )
-    event_types: list[str] = Field(description=_TYPES_DOC, examples=[["*"]], max_length=50)
-    description: str = ""
+    url: WebhookUrl = Field(examples=["https://example.com/hooks"])
+    event_types: list[EventTypeName] = Field(description=_TYPES_DOC, examples=[["*"]], max_length=50)
+    description: Description = ""
 
 
 class WebhookEndpointUpdate(RequestBody):
     """Only the fields sent change; enabling an endpoint clears the reason it was disabled."""
 
-    url: str | None = None
-    event_types: list[str] | None = Field(default=None, max_length=50)
+    url: WebhookUrl | None = None
+    event_types: list[EventTypeName] | None = Field(default=None, max_length=50)
     enabled: bool | None = None
-    description: str | None = None
+    description: Description | None = None
 
 
 class WebhookEndpointOut(BaseModel):

@@ -125,3 +125,21 @@ async def test_redeliver_unknown_event_is_404(http: httpx.AsyncClient, sessions:
     event_id = insert_event(sessions, type="voucher.claimed")
     answer = await http.post(f"/v1/events/{event_id}/redeliver", headers=admin())
     assert answer.status_code == 202 and answer.json()["deliveries_scheduled"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "http://127.0.0.1:9/\u0000", "event_types": ["*"]},
+        {"url": "http://127.0.0.1:9/", "event_types": ["voucher.claimed\u0000"]},
+        {"url": "http://127.0.0.1:9/", "event_types": ["*"], "description": "a\u0000b"},
+    ],
+)
+async def test_nul_bytes_refused(
+    http: httpx.AsyncClient, sessions: SessionFactory, body: dict[str, object]
+) -> None:
+    assert_problem(
+        await http.post("/v1/webhook-endpoints", json=body, headers=admin()), 422, "validation-error"
+    )
+    assert_problem(await http.post("/v1/events/evt_%00/redeliver", headers=admin()), 422, "validation-error")
+    assert webhook_rows(sessions)["WebhookEndpoint"] == 0
