@@ -24,7 +24,7 @@ from api.deps import Runtime
 from api.identity import IdentityProvider
 from api.problems import install_problem_handlers
 from api.request_context import RequestContextMiddleware
-from api.routes import devices, entitlements, events, health, products, subscriptions
+from api.routes import devices, entitlements, events, health, products, subscriptions, webhooks
 from api.webhooks_doc import document_webhooks
 from infra.db import make_engine
 from infra.settings import Settings
@@ -100,7 +100,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every answer carries the id
     install_problem_handlers(app)
-    for module in (health, products, devices, entitlements, subscriptions, events):
+    for module in (health, products, devices, entitlements, subscriptions, events, webhooks):
         app.include_router(module.router)
     document_webhooks(app)
     _include_optional(app)

@@ -187,6 +187,12 @@ SUBSCRIPTION_NOT_SIGNED = ProblemType("subscription-not-signed", "Subscription n
 INVALID_CURSOR = ProblemType("invalid-cursor", "Invalid cursor", 400)
 UNKNOWN_EVENT_TYPE = ProblemType("unknown-event-type", "Unknown event type", 422)
 
+# Webhooks
+INVALID_WEBHOOK_URL = ProblemType("invalid-webhook-url", "Webhook URL not accepted", 422)
+INVALID_WEBHOOK_ENDPOINT = ProblemType("invalid-webhook-endpoint", "Invalid webhook endpoint", 422)
+WEBHOOK_ENDPOINT_NOT_FOUND = ProblemType("webhook-endpoint-not-found", "Webhook endpoint not found", 404)
+EVENT_NOT_FOUND = ProblemType("event-not-found", "Event not found", 404)
+
 # Infrastructure
 TEMPORAL_UNAVAILABLE = ProblemType("temporal-unavailable", "Workflow service unavailable", 503)
 IDENTITY_PROVIDER_UNAVAILABLE = ProblemType(

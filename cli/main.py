@@ -32,6 +32,45 @@ def worker() -> None:
     asyncio.run(run_worker(Settings()))
 
 
+@app.command()
+def dispatcher() -> None:
+    """Run the webhook dispatcher (signed deliveries of outbox events; several copies may run)."""
+    from dispatcher.main import run_dispatcher
+
+    asyncio.run(run_dispatcher(Settings()))
+
+
+@app.command()
+def listen(
+    forward_to: str | None = typer.Option(None, help="Also POST each event, still signed, to this URL."),
+    types: list[str] = typer.Option(["*"], "--types", help="Event types to receive (repeatable; * for all)."),
+    api_url: str = typer.Option("http://127.0.0.1:8000", envvar="IOT_BILLING_API_URL"),
+    admin_token: str | None = typer.Option(None, help="Default: IOT_BILLING_ADMIN_TOKEN."),
+) -> None:
+    """Register a temporary webhook endpoint on this machine and print each event as it arrives, like
+    `stripe listen`; Ctrl-C deletes the endpoint."""
+    import threading
+
+    from cli.listen import run_listen
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    token = admin_token or Settings().admin_token.get_secret_value()
+    try:
+        run_listen(
+            api_url=api_url,
+            admin_token=token,
+            event_types=[t for entry in types for t in entry.split(",") if t],
+            forward_to=forward_to,
+            stop=stop,
+            echo=typer.echo,
+        )
+    except RuntimeError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command(
     "sandbox-gateway",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

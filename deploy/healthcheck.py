@@ -2,6 +2,7 @@
 
 python deploy/healthcheck.py http://127.0.0.1:8000/readyz   # 200 or unhealthy
 python deploy/healthcheck.py worker                          # this container's worker polls its task queue
+python deploy/healthcheck.py dispatcher                      # the dispatcher runs and its database answers
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import socket
 import sys
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
+import psycopg
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -44,7 +47,25 @@ async def worker_polling() -> bool:
     return any(poller.identity.endswith(suffix) for poller in response.pollers)
 
 
+def dispatcher_running() -> bool:
+    # The container's first process is the dispatcher; it is healthy while it runs and can reach PostgreSQL.
+    if b"dispatcher" not in Path("/proc/1/cmdline").read_bytes():
+        return False
+    url = Settings().database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
 if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else ""
-    healthy = asyncio.run(worker_polling()) if target == "worker" else http_ok(target)
+    if target == "worker":
+        healthy = asyncio.run(worker_polling())
+    elif target == "dispatcher":
+        healthy = dispatcher_running()
+    else:
+        healthy = http_ok(target)
     sys.exit(0 if healthy else 1)

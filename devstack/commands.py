@@ -35,6 +35,8 @@ def child_env(
     env["IOT_BILLING_GATEWAY_URL"] = stack.gateway_url
     env["IOT_BILLING_ADMIN_TOKEN"] = admin_token
     env["IOT_BILLING_USER_TOKEN_SECRET"] = user_token_secret
+    # The demo's webhook receivers (`iot-billing listen`) listen on 127.0.0.1.
+    env.setdefault("IOT_BILLING_WEBHOOK_ALLOW_PRIVATE", "true")
     return env
 
 
@@ -73,6 +75,10 @@ def sandbox_gateway(stack: StackSettings, *, database_url: str) -> list[str]:
 
 def worker() -> list[str]:
     return [sys.executable, "-m", "cli.main", "worker"]
+
+
+def dispatcher() -> list[str]:
+    return [sys.executable, "-m", "cli.main", "dispatcher"]
 
 
 def api(stack: StackSettings) -> list[str]:

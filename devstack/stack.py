@@ -40,6 +40,8 @@ from workflows import search_attributes
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # The worker lets in-flight activities finish (workers/main.py allows them 20 s).
 WORKER_STOP_SECONDS = 25.0
+# The dispatcher finishes the sends in flight, each bounded by the webhook timeout.
+DISPATCHER_STOP_SECONDS = 15.0
 SUPERVISE_SECONDS = 0.5
 
 
@@ -84,6 +86,9 @@ class DevStack:
         )
         self._await_temporal(temporal)
         worker = self._spawn("worker", commands.worker(), env, stop_timeout=WORKER_STOP_SECONDS)
+        dispatcher = self._spawn(
+            "dispatcher", commands.dispatcher(), env, stop_timeout=DISPATCHER_STOP_SECONDS
+        )
         api = self._spawn("api", commands.api(stack), env)
         with view.step("starting the sandbox payment gateway"):
             self._wait(http_ok(f"{stack.gateway_url}/healthz"), what="sandbox gateway", watch=gateway)
@@ -97,6 +102,11 @@ class DevStack:
         with view.step("starting the API"):
             self._wait(http_ok(f"{stack.api_url}/readyz"), what="API /readyz", watch=api)
         view.ready("api", stack.api_url, api.log_path)
+        with view.step("starting the webhook dispatcher"):
+            self._wait(
+                _logged(dispatcher.log_path, "dispatcher started"), what="dispatcher", watch=dispatcher
+            )
+        view.ready("dispatcher", "delivering webhooks", dispatcher.log_path)
         return self._banner(self._seed())
 
     def supervise(self) -> None:
@@ -201,6 +211,7 @@ class DevStack:
             user_token=user_token,
             curl=curl,
             log_dir=stack.log_dir,
+            webhooks="dispatcher running; watch events with `iot-billing listen`",
         )
 
     def _spawn(
@@ -275,6 +286,13 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _logged(path: Path, marker: str) -> Callable[[], bool]:
+    def check() -> bool:
+        return path.exists() and marker in path.read_text(errors="replace")
+
+    return check
 
 
 def _tail(path: Path | None, lines: int = 20) -> list[str]:

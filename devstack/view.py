@@ -27,6 +27,7 @@ class Banner:
     user_token: str
     curl: str | None
     log_dir: Path
+    webhooks: str | None = None
 
 
 class StackView:
@@ -57,6 +58,8 @@ class StackView:
         table.add_row("Temporal", banner.temporal_address)
         if banner.temporal_ui_url:
             table.add_row("Temporal UI", banner.temporal_ui_url)
+        if banner.webhooks:
+            table.add_row("Webhooks", banner.webhooks)
         table.add_row("Logs", str(banner.log_dir))
         self._print(Panel(table, title="iot-billing is running", expand=False))
         # Tokens and the curl are printed raw (no wrapping, no markup) so they paste as they are.

@@ -53,6 +53,34 @@ class Settings(BaseSettings):
     # Workflows kept in worker memory between tasks, a bound on the worker's memory; a monthly
     # subscription evicted from the cache replays its short history when its timer fires.
     max_cached_workflows: int = 500
+    # Webhook URLs may point at loopback and private networks: only for a developer's own machine, where
+    # the demo's receivers listen on 127.0.0.1. Off, such URLs are refused (SSRF).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The waits between a failed attempt and the next, roughly doubling as Stripe's do (about three days
+    # in all); comma-separated seconds in the environment. Once they are spent the endpoint is disabled.
+    webhook_retry_schedule_seconds: Annotated[tuple[float, ...], NoDecode] = (
+        60,
+        300,
+        1800,
+        3600,
+        7200,
+        14400,
+        28800,
+        43200,
+        86400,
+        86400,
+    )
+    # Each wait is drawn from (1 ± jitter) times its step, so endpoints failing together retry apart.
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    # How much of a receiver's answer is read (and kept for the deliveries API); the rest is dropped.
+    webhook_response_cap_bytes: int = Field(default=4096, ge=0, le=65536)
+    # How long a rotated-out secret keeps signing beside the new one.
+    webhook_secret_overlap_seconds: int = Field(default=86400, ge=0)
+    # Deliveries one dispatcher copy has in flight at once; a slow receiver holds only its own.
+    dispatcher_concurrency: int = Field(default=32, ge=1, le=1000)
+    # The longest a dispatcher sleeps between looks when no notice wakes it (retries come due this way).
+    dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:
@@ -68,6 +96,20 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # Compose files and shells often set a variable to nothing to mean "not configured".
         return None if value == "" else value
+
+    @field_validator("webhook_retry_schedule_seconds", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule_seconds")
+    @classmethod
+    def _schedule_positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(step <= 0 for step in value):
+            raise ValueError("every retry wait must be a positive number of seconds")
+        return value
 
     @field_validator("user_token_algorithms", mode="before")
     @classmethod

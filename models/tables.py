@@ -6,6 +6,7 @@ from models.entitlement import ContractEvent, Entitlement
 from models.idempotency import IdempotencyRecord
 from models.outbox import OutboxEvent
 from models.voucher import Voucher, VoucherClaim, VoucherHolding, VoucherPush
+from models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ChargeAttempt",
@@ -21,4 +22,7 @@ __all__ = [
     "VoucherClaim",
     "VoucherHolding",
     "VoucherPush",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

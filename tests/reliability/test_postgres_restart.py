@@ -5,17 +5,14 @@ attempt, entitlements and event — and the gateway's ledger agrees."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.embedded_pg import EmbeddedPostgres, database_url, ensure_database
+from devstack.embedded_pg import EmbeddedPostgres
 from infra.db import SessionFactory, make_engine, make_session_factory
-from infra.migrate import upgrade
 from tests.fixtures.sandbox import SandboxGateway
 from tests.reliability.checks import (
     assert_one_charge_per_period,
@@ -28,6 +25,7 @@ from tests.reliability.history import retried_charges
 from tests.reliability.processes import LogRegistry
 from tests.reliability.services import WorkerConfig, Workers, server_address
 from tests.support.factories import make_devices, make_product
+from tests.support.own_postgres import own_postgres_server
 from tests.support.records import records
 from tests.support.temporal import start_subscription
 
@@ -36,21 +34,9 @@ DOWN_SECONDS = 5.0
 
 @pytest.fixture
 def own_postgres(logs: LogRegistry) -> Iterator[tuple[EmbeddedPostgres, str]]:
-    """A PostgreSQL server of this test's own (restarting the session's would disturb every other test).
-
-    Its data lives outside pytest's temp tree: a pytest session starting meanwhile makes that tree private
-    again (mode 0700), and PostgreSQL, running as its own user, could then not be restarted in it."""
-    with tempfile.TemporaryDirectory(prefix="iot-billing-pg-") as directory:
-        server = EmbeddedPostgres(Path(directory) / "data")
-        url = server.start()
+    with own_postgres_server() as (server, database):
         logs.add("postgres", server.data_dir / "log")
-        try:
-            ensure_database(url, "iot_billing")
-            database = database_url(url, "iot_billing")
-            upgrade(database)
-            yield server, database
-        finally:
-            server.stop()
+        yield server, database
 
 
 @pytest.mark.timeout(180)
