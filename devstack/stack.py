@@ -27,6 +27,7 @@ from devstack.ready import (
     NotReady,
     StopRequested,
     http_ok,
+    port_holder,
     port_in_use,
     temporal_serving,
     wait_until,
@@ -128,7 +129,7 @@ class DevStack:
             ports["Temporal"] = (stack.temporal_ip, stack.temporal_port, "IOT_BILLING_TEMPORAL_PORT")
             ports["Temporal UI"] = (stack.temporal_ip, stack.temporal_ui_port, "IOT_BILLING_TEMPORAL_UI_PORT")
         busy = [
-            f"{name} port {port} is in use (set {variable})"
+            f"{name} port {port} is in use{_held_by(port)} (set {variable})"
             for name, (host, port, variable) in ports.items()
             if port_in_use(host, port)
         ]
@@ -275,6 +276,11 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _held_by(port: int) -> str:
+    holder = port_holder(port)
+    return "" if holder is None else f" by {holder}"
 
 
 def _tail(path: Path | None, lines: int = 20) -> list[str]:
