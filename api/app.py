@@ -24,7 +24,8 @@ from api.deps import Runtime
 from api.identity import IdentityProvider
 from api.problems import install_problem_handlers
 from api.request_context import RequestContextMiddleware
-from api.routes import devices, entitlements, events, health, products, subscriptions, webhooks
+from api.routes import codec, devices, entitlements, events, health, products, subscriptions, webhooks
+from api.routes.codec import CodecCors
 from api.webhooks_doc import document_webhooks
 from infra.db import make_engine
 from infra.settings import Settings
@@ -54,7 +55,9 @@ def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManag
             runtime.engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         try:
             if runtime.temporal is None:
-                runtime.temporal = await connect(settings.temporal_address, settings.temporal_namespace)
+                runtime.temporal = await connect(
+                    settings.temporal_address, settings.temporal_namespace, codec=settings.payload_codec()
+                )
             log.info("api started", temporal=settings.temporal_address, task_queue=settings.task_queue)
             yield
         finally:
@@ -98,9 +101,10 @@ def create_app(
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every answer carries the id
     install_problem_handlers(app)
-    for module in (health, products, devices, entitlements, subscriptions, events, webhooks):
+    for module in (health, products, devices, entitlements, subscriptions, events, webhooks, codec):
         app.include_router(module.router)
     document_webhooks(app)
     _include_optional(app)

@@ -31,6 +31,7 @@ from bench.phases import (
     signup_ms,
 )
 from bench.system import System, running_system
+from infra.codec import codec_for
 from infra.temporal import connect
 
 
@@ -63,7 +64,7 @@ TARGETS = {
 
 
 async def measure(options: BenchOptions, system: System, console: Console) -> dict[str, float]:
-    client = await connect(system.temporal_address)
+    client = await connect(system.temporal_address, codec=codec_for(system.payload_keys))
     api = Api(system)
     try:
         with Progress(

@@ -93,6 +93,7 @@ class System:
     admin_token: str
     user_token_secret: str
     task_queue: str
+    payload_keys: str
     worker_rss: RssSampler
     cpu: CpuMeter
 
@@ -140,6 +141,7 @@ def running_system(
             database_url=dev.databases.app_url,
             admin_token=app.admin_token.get_secret_value(),
             user_token_secret=app.user_token_secret.get_secret_value(),
+            payload_keys=dev.payload_keys or "",
         )
         baseline = ChildProcess(
             name="baseline-worker",
@@ -165,6 +167,7 @@ def running_system(
                 admin_token=app.admin_token.get_secret_value(),
                 user_token_secret=app.user_token_secret.get_secret_value(),
                 task_queue=app.task_queue,
+                payload_keys=dev.payload_keys or "",
                 worker_rss=sampler,
                 cpu=CpuMeter(pids),
             )

@@ -20,7 +20,9 @@ from workers.main import ACTIVITY_THREADS
 async def main() -> None:
     settings = Settings()
     cache_workflow_bytecode("bench")  # as the engine's worker does
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, codec=settings.payload_codec()
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -33,7 +33,9 @@ def http_ok(url: str) -> bool:
 
 async def worker_polling() -> bool:
     settings = Settings()
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, codec=settings.payload_codec()
+    )
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=settings.temporal_namespace,

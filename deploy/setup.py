@@ -30,7 +30,7 @@ async def connect_with_retry(settings: Settings) -> Client:
     while True:
         try:
             # The namespace may not exist yet: connect in the system one.
-            return await connect(settings.temporal_address, "temporal-system")
+            return await connect(settings.temporal_address, "temporal-system", codec=None)
         except RuntimeError as error:
             if time.monotonic() > deadline:
                 raise SystemExit(f"Temporal at {settings.temporal_address} not reachable: {error}") from None

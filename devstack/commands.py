@@ -28,6 +28,7 @@ def child_env(
     database_url: str,
     admin_token: str,
     user_token_secret: str,
+    payload_keys: str,
 ) -> dict[str, str]:
     env = inherited_env()
     env["DATABASE_URL"] = database_url
@@ -37,6 +38,10 @@ def child_env(
     env["IOT_BILLING_USER_TOKEN_SECRET"] = user_token_secret
     # The demo's webhook receivers (`iot-billing listen`) listen on 127.0.0.1.
     env.setdefault("IOT_BILLING_WEBHOOK_ALLOW_PRIVATE", "true")
+    env["IOT_BILLING_PAYLOAD_KEYS"] = payload_keys
+    # The dev UI calls the codec endpoint from its own origin.
+    if stack.temporal_ui_url and "IOT_BILLING_CODEC_CORS_ORIGINS" not in env:
+        env["IOT_BILLING_CODEC_CORS_ORIGINS"] = stack.temporal_ui_url
     return env
 
 
@@ -57,6 +62,9 @@ def temporal_dev_server(stack: StackSettings, *, namespace: str) -> list[str]:
         str(stack.temporal_ui_port),
         "--namespace",
         namespace,
+        # The UI decodes payloads through the API's codec endpoint (docs/operations.md).
+        "--ui-codec-endpoint",
+        f"{stack.api_url}/codec",
         *dev_server_flags(),
         *timer_shift_flags(stack.temporal_timer_shift_ms),
     ]

@@ -1,5 +1,6 @@
 """One supervised child process of the dev stack: its own session (so a terminal's Ctrl-C reaches only the
-supervisor, which then stops children in order), output to a log file, a polite stop, then a hard one."""
+supervisor, which then stops children in order), output to a log file, a polite stop, then a hard one, and
+a SIGTERM from the kernel should the supervisor die without stopping it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devstack.parent_death import guarded
 
 
 @dataclass
@@ -27,7 +30,7 @@ class ChildProcess:
         # Append: the log of an earlier run stays readable after a restart.
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                self.argv,
+                guarded(self.argv),
                 cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,

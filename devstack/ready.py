@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 
 import httpx
+import psutil
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
@@ -20,6 +21,7 @@ from devstack.process import ChildProcess, exit_status
 
 POLL_SECONDS = 0.25
 RPC_TIMEOUT = timedelta(seconds=2)
+COMMAND_SHOWN = 120
 
 
 class StopRequested(Exception):
@@ -66,6 +68,32 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def port_holder(port: int) -> str | None:
+    """Who listens on a TCP `port` on this machine, as `name (pid N: command line)`; None when that cannot
+    be found (no listener, or a process of another user whose sockets we may not read)."""
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except psutil.Error:
+        return None
+    for connection in connections:
+        address = connection.laddr
+        if connection.pid is None or connection.status != psutil.CONN_LISTEN or not address:
+            continue
+        if address.port != port:
+            continue
+        try:
+            process = psutil.Process(connection.pid)
+            command = " ".join(" ".join(process.cmdline()).split())
+            name = process.name()
+        except psutil.Error:
+            return f"pid {connection.pid}"
+        # A long command line would bury the message; its head names the program well enough.
+        if len(command) > COMMAND_SHOWN:
+            command = command[: COMMAND_SHOWN - 1] + "…"
+        return f"{name} (pid {connection.pid}: {command})"
+    return None
 
 
 def http_ok(url: str) -> Callable[[], bool]:

@@ -21,12 +21,14 @@ from devstack.config import StackSettings
 from devstack.db import Databases, prepare_databases
 from devstack.demo import DEMO_USER, DemoCatalog, demo_user_token, seed_demo, subscription_curl
 from devstack.leftovers import DataDirInUse, PidFile
+from devstack.payload_keys import dev_payload_keys
 from devstack.process import ChildProcess
 from devstack.ready import (
     ChildDied,
     NotReady,
     StopRequested,
     http_ok,
+    port_holder,
     port_in_use,
     temporal_serving,
     wait_until,
@@ -59,6 +61,8 @@ class DevStack:
         self.databases: Databases | None = None
         self.pids = PidFile(stack.data_dir / "processes.json")
         self.claimed = False
+        # Generated lazily in start(): a stack refused for a busy data dir writes nothing into it.
+        self.payload_keys: str | None = None
 
     def start(self) -> Banner:
         stack, view = self.stack, self.view
@@ -67,6 +71,7 @@ class DevStack:
             view.note(f"stopped {leftover}, left running by an earlier run")
         self.claimed = True
         self._check_ports()
+        self.payload_keys = self._payload_keys()
         temporal = self._start_temporal()
         with view.step("starting PostgreSQL and migrating"):
             self.databases = databases = prepare_databases(stack)
@@ -80,6 +85,7 @@ class DevStack:
             database_url=databases.app_url,
             admin_token=self.app.admin_token.get_secret_value(),
             user_token_secret=self.app.user_token_secret.get_secret_value(),
+            payload_keys=self.payload_keys,
         )
         gateway = self._spawn(
             "gateway", commands.sandbox_gateway(stack, database_url=databases.sandbox_url), env
@@ -138,7 +144,7 @@ class DevStack:
             ports["Temporal"] = (stack.temporal_ip, stack.temporal_port, "IOT_BILLING_TEMPORAL_PORT")
             ports["Temporal UI"] = (stack.temporal_ip, stack.temporal_ui_port, "IOT_BILLING_TEMPORAL_UI_PORT")
         busy = [
-            f"{name} port {port} is in use (set {variable})"
+            f"{name} port {port} is in use{_held_by(port)} (set {variable})"
             for name, (host, port, variable) in ports.items()
             if port_in_use(host, port)
         ]
@@ -164,13 +170,19 @@ class DevStack:
     def _register_search_attributes(self) -> None:
         # A server we did not start may not know our search attributes yet.
         async def register() -> None:
-            client = await connect(self.stack.temporal_address, self.app.temporal_namespace)
+            client = await connect(self.stack.temporal_address, self.app.temporal_namespace, codec=None)
             await register_search_attributes(client, search_attributes.ALL, self.app.temporal_namespace)
 
         try:
             asyncio.run(register())
         except RPCError as error:
             self.view.note(f"could not register search attributes: {error}")
+
+    def _payload_keys(self) -> str:
+        configured = self.app.payload_keys
+        if configured is not None:
+            return configured.get_secret_value()
+        return dev_payload_keys(self.stack.data_dir)
 
     def _seed(self) -> DemoCatalog | None:
         if not self.stack.seed_demo:
@@ -293,6 +305,11 @@ def _logged(path: Path, marker: str) -> Callable[[], bool]:
         return path.exists() and marker in path.read_text(errors="replace")
 
     return check
+
+
+def _held_by(port: int) -> str:
+    holder = port_holder(port)
+    return "" if holder is None else f" by {holder}"
 
 
 def _tail(path: Path | None, lines: int = 20) -> list[str]:

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from infra.codec import EncryptionCodec, codec_for, parse_payload_keys
+
 DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 DEFAULT_USER_TOKEN_SECRET = "dev-user-token-secret-change-me-please"
 # Signatures an identity provider may use. `none` and the HS family are not here: a key published in a
@@ -47,6 +49,11 @@ class Settings(BaseSettings):
     # The least time between two fetches of the key set that an unknown key id or a failed fetch may
     # cause, so a stream of forged key ids cannot turn the API into a client flooding the provider.
     user_token_jwks_refresh_cooldown_seconds: float = Field(default=30, ge=0)
+    # Temporal payload encryption keys, `id:base64key,id2:base64key`: the first encrypts, every one decrypts
+    # (infra/codec.py). Unset in development means plain payloads; `make run` generates one in its data dir.
+    payload_keys: SecretStr | None = None
+    # Origins of the Temporal Web UIs allowed to call the codec endpoint from a browser (comma-separated).
+    codec_cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     db_pool_size: int = 20
@@ -89,7 +96,32 @@ class Settings(BaseSettings):
                 raise ValueError("IOT_BILLING_ADMIN_TOKEN must be set outside development")
             if self.user_token_secret.get_secret_value() == DEFAULT_USER_TOKEN_SECRET:
                 raise ValueError("IOT_BILLING_USER_TOKEN_SECRET must be set outside development")
+            if self.payload_keys is None:
+                raise ValueError("IOT_BILLING_PAYLOAD_KEYS must be set outside development")
         return self
+
+    @field_validator("payload_keys", mode="before")
+    @classmethod
+    def _empty_keys_are_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_payload_keys(value.get_secret_value())
+        return value
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
+
+    def payload_codec(self) -> EncryptionCodec | None:
+        """The payload codec every Temporal client, worker and replayer of this configuration uses."""
+        return codec_for(None if self.payload_keys is None else self.payload_keys.get_secret_value())
 
     @field_validator("user_token_jwks_url", "user_token_issuer", "user_token_audience", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 
 
@@ -46,8 +48,18 @@ def test_server_path() -> str:
     return _binary("temporal-test-server")
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+def data_converter(codec: PayloadCodec | None) -> DataConverter:
+    """The pydantic converter, with the payload codec when there is one. Clients, test environments and
+    replayers of one system must all use the same: a history written through the codec reads only
+    through it."""
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+async def connect(address: str, namespace: str = "default", *, codec: PayloadCodec | None) -> Client:
+    # `codec` has no default: every caller says whether its payloads are encrypted (Settings.payload_codec).
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec))
 
 
 async def register_search_attributes(

@@ -59,7 +59,9 @@ async def run_worker(settings: Settings) -> None:
     cache_workflow_bytecode("workflows")
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     gateway = HttpPaymentGateway(settings.gateway_url, timeout_seconds=settings.gateway_timeout_seconds)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, codec=settings.payload_codec()
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

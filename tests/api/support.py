@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from api.auth import issue_user_token
 from api.problems import PROBLEM_BASE, PROBLEM_JSON
+from infra.codec import new_payload_key
 from infra.db import SessionFactory, transaction
 from infra.settings import Settings
 from models.tables import (
@@ -34,6 +35,8 @@ from models.tables import (
 )
 
 ADMIN_TOKEN = "test-admin-token"
+# Outside development the settings require payload keys; the API tests' Temporal clients stay plain.
+PAYLOAD_KEYS = new_payload_key("test-1")
 USER_SECRET = "test-user-secret-with-enough-bytes-for-hs256"
 TABLES: tuple[type[SQLModel], ...] = (
     Product,
@@ -53,7 +56,7 @@ def api_settings(task_queue: str, **overrides: Any) -> Settings:
         task_queue=task_queue,
         admin_token=SecretStr(ADMIN_TOKEN),
         user_token_secret=SecretStr(USER_SECRET),
-        **overrides,
+        **({"payload_keys": SecretStr(PAYLOAD_KEYS)} | overrides),
     )
 
 

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.deps import Runtime
 from infra.db import make_engine
 from infra.settings import Settings
-from tests.api.support import ADMIN_TOKEN, USER_SECRET, api_client, api_settings, assert_problem
+from tests.api.support import ADMIN_TOKEN, PAYLOAD_KEYS, USER_SECRET, api_client, api_settings, assert_problem
 
 
 async def test_the_lifespan_connects_on_its_own_and_disposes_the_engine(
@@ -24,6 +24,7 @@ async def test_the_lifespan_connects_on_its_own_and_disposes_the_engine(
         temporal_address=address,
         admin_token=SecretStr(ADMIN_TOKEN),
         user_token_secret=SecretStr(USER_SECRET),
+        payload_keys=SecretStr(PAYLOAD_KEYS),
     )
     app = create_app(settings)
     runtime: Runtime = app.state.runtime

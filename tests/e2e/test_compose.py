@@ -123,6 +123,7 @@ def test_secrets_are_required_not_defaulted() -> None:
     for secret in (
         "IOT_BILLING_ADMIN_TOKEN",
         "IOT_BILLING_USER_TOKEN_SECRET",
+        "IOT_BILLING_PAYLOAD_KEYS",
         "IOT_BILLING_DB_PASSWORD",
         "POSTGRES_PASSWORD",
     ):

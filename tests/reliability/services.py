@@ -118,7 +118,7 @@ class FileBackedDevServer:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
             with suppress(RuntimeError, RPCError):
-                client = await connect(self.address)
+                client = await connect(self.address, codec=None)
                 if await client.service_client.check_health():
                     return client
             if time.monotonic() > deadline or not self.process.running:
