@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.api.support import ADMIN_TOKEN, USER_SECRET
+from tests.api.support import ADMIN_TOKEN, PAYLOAD_KEYS, USER_SECRET
 from tests.reliability.processes import ManagedProcess, child_environment
 
 
@@ -16,6 +16,7 @@ def dispatcher_command(database_url: str, log_path: Path) -> ManagedProcess:
         IOT_BILLING_ENVIRONMENT="test",
         IOT_BILLING_ADMIN_TOKEN=ADMIN_TOKEN,
         IOT_BILLING_USER_TOKEN_SECRET=USER_SECRET,
+        IOT_BILLING_PAYLOAD_KEYS=PAYLOAD_KEYS,
         IOT_BILLING_WEBHOOK_ALLOW_PRIVATE="true",
         IOT_BILLING_WEBHOOK_TIMEOUT_SECONDS="2",
         IOT_BILLING_WEBHOOK_RETRY_SCHEDULE_SECONDS="0.2,0.3,0.5,1,1,1,1,1",
