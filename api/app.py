@@ -24,7 +24,17 @@ from api.deps import Runtime
 from api.identity import IdentityProvider
 from api.problems import install_problem_handlers
 from api.request_context import RequestContextMiddleware
-from api.routes import codec, devices, entitlements, events, health, products, subscriptions, webhooks
+from api.routes import (
+    codec,
+    devices,
+    entitlements,
+    events,
+    health,
+    operator,
+    products,
+    subscriptions,
+    webhooks,
+)
 from api.routes.codec import CodecCors
 from api.webhooks_doc import document_webhooks
 from infra.db import make_engine
@@ -104,7 +114,7 @@ def create_app(
     app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every answer carries the id
     install_problem_handlers(app)
-    for module in (health, products, devices, entitlements, subscriptions, events, webhooks, codec):
+    for module in (health, products, devices, entitlements, subscriptions, events, webhooks, codec, operator):
         app.include_router(module.router)
     document_webhooks(app)
     _include_optional(app)

@@ -5,8 +5,9 @@ RS256/ES256 tokens verified against its JWKS (`api.identity`). The token's `alg`
 HS256 only ever meets the shared secret, and the provider's public keys only the algorithms allowed for
 them, so neither can stand in for the other.
 
-Route dependencies: `AdminDep`, `UserDep` and `CallerDep` (either). A missing, malformed or expired token
-is a 401 problem with `WWW-Authenticate`; the wrong kind of caller is a 403."""
+Route dependencies: `AdminDep`, `UserDep` and `CallerDep` (either), and `OperatorDep` for the codec
+endpoints, which also takes the operator's session cookie (`api.operator_session`). A missing, malformed or
+expired token is a 401 problem with `WWW-Authenticate`; the wrong kind of caller is a 403."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import operator_session
 from api.deps import RuntimeDep
 from api.identity import IdentityProvider, KeysUnavailable, MissingKeyId, UnknownKeyId
 from api.problems import (
@@ -165,6 +167,26 @@ def _user(caller: Annotated[Caller, Depends(_caller)]) -> User:
     return caller
 
 
+async def _operator(
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Admin:
+    session = request.cookies.get(operator_session.COOKIE)
+    if credentials is None and session is not None:
+        admin_token = runtime.settings.admin_token.get_secret_value()
+        if operator_session.is_valid(admin_token, session, datetime.now(UTC)):
+            return Admin()
+        raise _unauthorized(
+            INVALID_TOKEN(
+                "the operator session has expired or was signed by another admin token; sign in again",
+                field=operator_session.COOKIE,
+            )
+        )
+    return _admin(await _caller(runtime, credentials))
+
+
 CallerDep = Annotated[Caller, Depends(_caller)]
+OperatorDep = Annotated[Admin, Depends(_operator)]
 AdminDep = Annotated[Admin, Depends(_admin)]
 UserDep = Annotated[User, Depends(_user)]

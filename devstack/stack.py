@@ -217,7 +217,6 @@ class DevStack:
             api_url=stack.api_url,
             temporal_address=stack.temporal_address,
             temporal_ui_url=stack.temporal_ui_url,
-            admin_page=http_ok(f"{stack.api_url}/admin")(),
             admin_token=self.app.admin_token.get_secret_value(),
             user_id=DEMO_USER,
             user_token=user_token,

@@ -21,7 +21,6 @@ class Banner:
     api_url: str
     temporal_address: str
     temporal_ui_url: str | None
-    admin_page: bool
     admin_token: str
     user_id: str
     user_token: str
@@ -53,11 +52,11 @@ class StackView:
         table.add_column()
         table.add_row("API", banner.api_url)
         table.add_row("API docs", f"{banner.api_url}/docs")
-        if banner.admin_page:
-            table.add_row("Operator page", f"{banner.api_url}/admin")
+        table.add_row("Vouchers", f"{banner.api_url}/pages/vouchers")
         table.add_row("Temporal", banner.temporal_address)
         if banner.temporal_ui_url:
             table.add_row("Temporal UI", banner.temporal_ui_url)
+            table.add_row("UI decoding", f"sign in at {banner.api_url}/operator")
         if banner.webhooks:
             table.add_row("Webhooks", banner.webhooks)
         table.add_row("Logs", str(banner.log_dir))

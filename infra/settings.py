@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     payload_keys: SecretStr | None = None
     # Origins of the Temporal Web UIs allowed to call the codec endpoint from a browser (comma-separated).
     codec_cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # How long an operator's codec session cookie (api/operator_session.py) lasts after signing in.
+    operator_session_hours: float = Field(default=8, gt=0, le=24 * 7)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     db_pool_size: int = 20

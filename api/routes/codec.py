@@ -1,7 +1,8 @@
 """The codec server of the Temporal Web UI and the `temporal` CLI: they POST encrypted payloads to
 `/codec/decode` and show what comes back (`/codec/encode` is the reverse, for the CLI's inputs). The
 body is the protobuf JSON form of `Payloads`, `{"payloads": [{"metadata": {...}, "data": "..."}]}` with
-bytes in base64. Operators only: decoded payloads carry agreement tokens and user ids."""
+bytes in base64. Operators only (the admin token, or the session cookie a browser gets at `/operator`):
+decoded payloads carry agreement tokens and user ids."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.auth import AdminDep
+from api.auth import OperatorDep
 from api.deps import Runtime, RuntimeDep
 from api.problems import MALFORMED_BODY, problem_responses
 
@@ -24,13 +25,13 @@ router = APIRouter(prefix=PREFIX, tags=["codec"])
 
 
 @router.post("/decode", responses=problem_responses(400, 401, 403))
-async def decode(request: Request, _admin: AdminDep, runtime: RuntimeDep) -> Response:
+async def decode(request: Request, _operator: OperatorDep, runtime: RuntimeDep) -> Response:
     """Decrypt payloads for display (payloads that were never encrypted come back as they are)."""
     return await _transcode(request, runtime, "decode")
 
 
 @router.post("/encode", responses=problem_responses(400, 401, 403))
-async def encode(request: Request, _admin: AdminDep, runtime: RuntimeDep) -> Response:
+async def encode(request: Request, _operator: OperatorDep, runtime: RuntimeDep) -> Response:
     """Encrypt payloads with the active key, as a worker would."""
     return await _transcode(request, runtime, "encode")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
+from api import operator_session
 from api.app import create_app
 from infra.codec import ENCODING
 from tests.api.support import admin, api_client, api_settings, assert_problem, user
@@ -76,3 +78,53 @@ async def test_the_preflight_admits_the_ui_origin_and_no_other() -> None:
         # The rest of the API stays same-origin.
         products = await http.get("/v1/products", headers={"Origin": UI_ORIGIN})
         assert "access-control-allow-origin" not in products.headers
+
+
+async def test_an_operator_session_cookie_lets_the_ui_decode_and_nothing_else() -> None:
+    app = create_app(api_settings("tq-unused", codec_cors_origins=UI_ORIGIN))
+    async with api_client(app) as http:
+        encoded = (await http.post("/codec/encode", content=body(plain()), headers=admin())).text
+        refused = await http.post("/operator/session", headers=user("u-1"))
+        assert refused.status_code == 403
+        assert operator_session.COOKIE not in http.cookies
+
+        opened = await http.post("/operator/session", headers=admin())
+        assert opened.status_code == 204
+        cookie = opened.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "path=/codec" in cookie and "samesite=lax" in cookie
+        assert operator_session.COOKIE in http.cookies
+
+        decoded = await http.post("/codec/decode", content=encoded, headers={"Origin": UI_ORIGIN})
+        assert decoded.status_code == 200, decoded.text
+        assert json_format.Parse(decoded.text, Payloads()).payloads == [plain()]
+        assert decoded.headers["access-control-allow-credentials"] == "true"
+        # The cookie is the codec's alone: the admin API still wants the token.
+        webhooks = await http.get("/v1/webhook-endpoints")
+        assert_problem(webhooks, 401, "authentication-required")
+
+        closed = await http.delete("/operator/session")
+        assert closed.status_code == 204
+        assert operator_session.COOKIE not in http.cookies
+        after = await http.post("/codec/decode", content=encoded)
+        assert_problem(after, 401, "authentication-required")
+
+
+async def test_a_forged_expired_or_orphaned_session_is_refused() -> None:
+    settings = api_settings("tq-unused", codec_cors_origins=UI_ORIGIN)
+    token = settings.admin_token.get_secret_value()
+    now = datetime.now(UTC)
+    sessions = {
+        "forged": f"{int(now.timestamp()) + 3600}.{'0' * 64}",
+        "expired": operator_session.issue(token, now - timedelta(hours=9), timedelta(hours=8)),
+        "another admin token's": operator_session.issue("a-rotated-away-token", now, timedelta(hours=8)),
+        "garbled": "not-a-session",
+    }
+    app = create_app(settings)
+    async with api_client(app) as http:
+        encoded = (await http.post("/codec/encode", content=body(plain()), headers=admin())).text
+        for kind, value in sessions.items():
+            answer = await http.post(
+                "/codec/decode", content=encoded, headers={"Cookie": f"{operator_session.COOKIE}={value}"}
+            )
+            assert_problem(answer, 401, "invalid-token")
+            assert SECRET not in answer.content, kind
