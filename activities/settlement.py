@@ -12,6 +12,7 @@ ORM loads and flushes would cost more than the work itself."""
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,11 +31,12 @@ from events.outbox import (
     SEQUENCE_BUMP,
     NewEvent,
     event_params,
+    execute_numbered,
     outbox_insert,
     write_subscription_events,
 )
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
-from infra.db import SessionFactory, driver_connection, execute_alone, transaction
+from infra.db import SessionFactory, alone, driver_connection, transaction
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
 from models.dunning import DunningPolicy
@@ -99,8 +101,9 @@ UPDATE contracts SET unit_price_minor = %(unit_price_minor)s, price_version = %(
 WHERE id = %(contract_id)s
 """
 
-# Phase 3 as one statement. Each sub-statement reads the contract through `contract`, so the contract row is
-# locked first, as every other writer of a contract does, and writers never deadlock. Paid or declined, the
+# Phase 3 as one statement, after the contract's lock (`execute_numbered`, same round trip). Each
+# sub-statement reads the contract through `contract`, so the contract row is locked first, as every other
+# writer of a contract does, and writers never deadlock. Paid or declined, the
 # attempt gets its outcome, the contract's log its entry and the outbox its events (numbered by the contract's
 # UPDATE, which adds `SEQUENCE_BUMP`).
 _ATTEMPT_DONE_AND_LOGGED = f"""attempt AS (
@@ -407,7 +410,7 @@ def _record_device_changes(
 
 
 def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | None) -> SettleOutcome:
-    """Phase 3 (one statement, one transaction): the attempt's outcome, the plan, the contract,
+    """Phase 3 (one round trip, one transaction): the attempt's outcome, the plan, the contract,
     entitlements, events. `result` is None for a plan discounted to nothing: paid without a gateway charge."""
     base, request = pending.base, pending.base.request
     paid = result is None or result.status == ChargeStatus.SUCCEEDED
@@ -446,7 +449,8 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
     with transaction(sessions) as session:
         db = driver_connection(session)
         statement = _RECORD_PAID if paid else _RECORD_DECLINED
-        plan = (db.execute(statement, params) if redeems else execute_alone(db, statement, params)).fetchone()
+        with nullcontext() if redeems else alone(db):
+            plan = execute_numbered(db, statement, params).fetchone()
         assert plan is not None, "_prepare wrote the contract's plan moments ago"
         device_ids: list[str] = plan[0]
         if redeems and plan[1] > 0:
