@@ -30,8 +30,8 @@ def describe(event: dict[str, Any]) -> str:
         subject = f"voucher {str(event['voucher_id'])[:8]}"
     sequence = f"#{event['sequence']}" if event.get("sequence") is not None else ""
     data = event.get("data") or {}
-    scalars = [f"{k}={v}" for k, v in data.items() if isinstance(v, str | int | float | bool)]
-    summary = " ".join(scalars[:SUMMARY_FIELDS])
+    shown = [f"{k}={text}" for k, v in data.items() if (text := _short(v)) is not None]
+    summary = " ".join(shown[:SUMMARY_FIELDS])
     parts = [
         str(event.get("created_at", ""))[:19],
         f"{event.get('type', '?'):<32}",
@@ -39,6 +39,19 @@ def describe(event: dict[str, Any]) -> str:
         f"{sequence:<5}",
     ]
     return "  ".join(parts) + ("  " + summary if summary else "")
+
+
+def _short(value: object) -> str | None:
+    """A value as a few characters: scalars as they are, money as `3000 CNY`, a period by its index;
+    None for anything longer (lists, other objects)."""
+    if isinstance(value, str | int | float | bool):
+        return str(value)
+    if isinstance(value, dict):
+        if {"amount_minor", "currency"} <= value.keys():
+            return f"{value['amount_minor']} {value['currency']}"
+        if "index" in value:
+            return str(value["index"])
+    return None
 
 
 @dataclass

@@ -75,6 +75,21 @@ def test_describe_is_one_readable_line() -> None:
     assert line.startswith("2026-12-05T10:20:01")
     assert "subscription.renewed" in line and "sub 1234abcd" in line and "#3" in line
     assert "period=2 amount_minor=3000" in line and "devices" not in line
+    upcoming = describe(
+        {
+            "created_at": "2026-12-05T10:20:01+00:00",
+            "type": "subscription.renewal_upcoming",
+            "subscription_id": "1234abcd-0000-0000-0000-000000000000",
+            "sequence": 7,
+            "data": {
+                "period": {"index": 3, "start": "2027-01-05T00:00:00Z", "end": "2027-02-05T00:00:00Z"},
+                "due_at": "2027-01-05T00:00:00Z",
+                "amount": {"amount_minor": 2400, "currency": "CNY"},
+                "device_ids": ["cam-1", "cam-2"],
+            },
+        }
+    )
+    assert "period=3 due_at=2027-01-05T00:00:00Z amount=2400 CNY" in upcoming, upcoming
 
 
 async def test_listen_prints_forwards_and_cleans_up(
