@@ -11,6 +11,7 @@ import structlog
 from temporalio import activity
 
 from activities.closing import finish_contract, record_transition, release_agreement, replace_agreement
+from activities.notice import send_renewal_notice
 from activities.settlement import settle_period
 from activities.signing import sign_contract
 from gateway.protocol import PaymentGateway
@@ -19,6 +20,8 @@ from models import names
 from models.messages import (
     FinishInput,
     ReleaseAgreementInput,
+    RenewalNoticeInput,
+    RenewalNoticeOutcome,
     ReplaceAgreementInput,
     SettleOutcome,
     SettlePeriodInput,
@@ -77,6 +80,10 @@ class BillingActivities:
     def release_agreement(self, request: ReleaseAgreementInput) -> None:
         release_agreement(sessions=self._sessions, gateway=self._gateway, request=request)
 
+    @activity.defn(name=names.SEND_RENEWAL_NOTICE)
+    def send_renewal_notice(self, request: RenewalNoticeInput) -> RenewalNoticeOutcome:
+        return send_renewal_notice(sessions=self._sessions, request=request)
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.settle_period,
@@ -85,4 +92,5 @@ class BillingActivities:
             self.record_transition,
             self.replace_agreement,
             self.release_agreement,
+            self.send_renewal_notice,
         ]

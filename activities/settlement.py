@@ -12,7 +12,8 @@ ORM loads and flushes would cost more than the work itself."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +31,12 @@ from events.outbox import (
     SEQUENCE_BUMP,
     NewEvent,
     event_params,
+    execute_numbered,
     outbox_insert,
     write_subscription_events,
 )
 from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
-from infra.db import SessionFactory, driver_connection, execute_alone, transaction
+from infra.db import SessionFactory, alone, driver_connection, transaction
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
 from models.dunning import DunningPolicy
@@ -43,6 +45,7 @@ from models.events import Period
 from models.messages import SettleOutcome, SettlePeriodInput
 from models.money import Money
 from models.names import CONTRACT_NOT_FOUND
+from models.notice import notice_at, parse_notice
 from models.renewal import (
     ContractTerms,
     LiveDevice,
@@ -58,7 +61,7 @@ SELECT c.user_id, c.currency, c.resource_type, c.agreement_status, c.agreement_c
        c.billing_cycle, c.anchor_at, c.timezone, c.device_ids, c.agreement_id, c.voucher_claim_id,
        p.status AS product_status, p.unit_price_minor AS product_price_minor,
        p.currency AS product_currency, p.max_devices, p.price_version,
-       p.dunning_delays_seconds, p.dunning_max_attempts,
+       p.dunning_delays_seconds, p.dunning_max_attempts, p.renewal_notice,
        pl.status AS plan_status, pl.device_ids AS plan_device_ids,
        pl.amount_minor AS plan_amount_minor, pl.currency AS plan_currency,
        a.id AS attempt_id, a.status AS attempt_status, a.amount_minor AS attempt_amount_minor,
@@ -98,8 +101,9 @@ UPDATE contracts SET unit_price_minor = %(unit_price_minor)s, price_version = %(
 WHERE id = %(contract_id)s
 """
 
-# Phase 3 as one statement. Each sub-statement reads the contract through `contract`, so the contract row is
-# locked first, as every other writer of a contract does, and writers never deadlock. Paid or declined, the
+# Phase 3 as one statement, after the contract's lock (`execute_numbered`, same round trip). Each
+# sub-statement reads the contract through `contract`, so the contract row is locked first, as every other
+# writer of a contract does, and writers never deadlock. Paid or declined, the
 # attempt gets its outcome, the contract's log its entry and the outbox its events (numbered by the contract's
 # UPDATE, which adds `SEQUENCE_BUMP`).
 _ATTEMPT_DONE_AND_LOGGED = f"""attempt AS (
@@ -187,6 +191,44 @@ def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
     )
 
 
+def _priced(session: Session, row: dict[str, Any], request: SettlePeriodInput) -> Verification:
+    """The period's plan verified, then priced with the contract's voucher, if it has one."""
+    verification = _verify(row, request)
+    if not verification.ok or row["voucher_claim_id"] is None:
+        return verification
+    assert verification.plan is not None
+    plan = verification.plan
+    discount = discount_for_period(
+        session,
+        claim_id=row["voucher_claim_id"],
+        contract_id=uuid.UUID(request.contract_id),
+        period=request.period,
+        gross_minor=plan.gross_minor,
+    )
+    return replace(verification, plan=price_plan(plan.device_ids, plan.unit_price_minor, discount))
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a renewal would be charged if it were made now, and the period it would pay."""
+
+    verification: Verification
+    period: Period
+    currency: str
+
+
+def quote_renewal(session: Session, request: SettlePeriodInput) -> Quote:
+    """Price a renewal as its charge will (live product and device data, the voucher applied) without
+    charging or writing anything. Locks the contract, as a charge does, for the caller's transaction."""
+    row = _load(driver_connection(session), request)
+    base = _Base(request, row)
+    return Quote(
+        verification=_priced(session, row, request),
+        period=Period(index=request.period, start=base.start, end=base.end),
+        currency=row["currency"],
+    )
+
+
 class _Base:
     def __init__(self, request: SettlePeriodInput, row: dict[str, Any]) -> None:
         cycle = BillingCycle.parse(row["billing_cycle"])
@@ -195,6 +237,9 @@ class _Base:
         self.start, self.end = cycle.period(row["anchor_at"], request.period, row["timezone"])
         self.delays = tuple(row["dunning_delays_seconds"])
         self.max_attempts: int = row["dunning_max_attempts"]
+        notice = row["renewal_notice"]
+        # When the next renewal's notice falls, by the product's notice as it is now.
+        self.notice_at = notice_at(self.end, parse_notice(notice), row["timezone"]) if notice else None
 
     def outcome(self, kind: SettleKind, **fields: object) -> SettleOutcome:
         return SettleOutcome.model_validate(
@@ -206,6 +251,7 @@ class _Base:
                 "period_end": self.end,
                 "dunning_delays_seconds": self.delays,
                 "dunning_max_attempts": self.max_attempts,
+                "notice_at": self.notice_at,
                 "answered_at": datetime.now(UTC),
                 **fields,
             }
@@ -269,7 +315,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 row["resource_type"],
             )
 
-        verification = _verify(row, request)
+        verification = _priced(session, row, request)
         if not verification.ok:
             assert verification.failure is not None
             append_event(
@@ -286,16 +332,6 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
             return base.outcome(SettleKind.NOT_VERIFIED, reason=verification.failure.value)
         priced = verification.plan
         assert priced is not None
-        if row["voucher_claim_id"] is not None:
-            discount = discount_for_period(
-                session,
-                claim_id=row["voucher_claim_id"],
-                contract_id=base.contract_id,
-                period=request.period,
-                gross_minor=priced.gross_minor,
-            )
-            priced = price_plan(priced.device_ids, priced.unit_price_minor, discount)
-
         devices = list(priced.device_ids)
         attempt_id = uuid.uuid4()
         key = charge_idempotency_key(base.contract_id, request.period, request.attempt)
@@ -374,7 +410,7 @@ def _record_device_changes(
 
 
 def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | None) -> SettleOutcome:
-    """Phase 3 (one statement, one transaction): the attempt's outcome, the plan, the contract,
+    """Phase 3 (one round trip, one transaction): the attempt's outcome, the plan, the contract,
     entitlements, events. `result` is None for a plan discounted to nothing: paid without a gateway charge."""
     base, request = pending.base, pending.base.request
     paid = result is None or result.status == ChargeStatus.SUCCEEDED
@@ -413,7 +449,8 @@ def _record(sessions: SessionFactory, pending: _Pending, result: ChargeResult | 
     with transaction(sessions) as session:
         db = driver_connection(session)
         statement = _RECORD_PAID if paid else _RECORD_DECLINED
-        plan = (db.execute(statement, params) if redeems else execute_alone(db, statement, params)).fetchone()
+        with nullcontext() if redeems else alone(db):
+            plan = execute_numbered(db, statement, params).fetchone()
         assert plan is not None, "_prepare wrote the contract's plan moments ago"
         device_ids: list[str] = plan[0]
         if redeems and plan[1] > 0:

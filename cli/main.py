@@ -42,30 +42,51 @@ def dispatcher() -> None:
 
 @app.command()
 def listen(
-    forward_to: str | None = typer.Option(None, help="Also POST each event, still signed, to this URL."),
+    forward_to: str | None = typer.Option(None, help="Also POST each event, signed, to this URL."),
     types: list[str] = typer.Option(["*"], "--types", help="Event types to receive (repeatable; * for all)."),
+    feed: bool = typer.Option(
+        False, "--feed", help="Follow GET /v1/events instead of registering a temporary endpoint."
+    ),
+    since: str | None = typer.Option(
+        None, help="With --feed: print events created from this ISO-8601 time on (default: now)."
+    ),
+    poll: float = typer.Option(1.0, min=0.1, help="With --feed: seconds between reads of the feed."),
     api_url: str = typer.Option("http://127.0.0.1:8000", envvar="IOT_BILLING_API_URL"),
     admin_token: str | None = typer.Option(None, help="Default: IOT_BILLING_ADMIN_TOKEN."),
 ) -> None:
-    """Register a temporary webhook endpoint on this machine and print each event as it arrives, like
-    `stripe listen`; Ctrl-C deletes the endpoint."""
+    """Print each event as it arrives, one line each, like `stripe listen`: through a temporary webhook
+    endpoint on this machine (deleted on Ctrl-C), or with --feed by following the events feed."""
     import threading
+    from datetime import UTC, datetime
 
-    from cli.listen import run_listen
+    from cli.listen import follow_feed, run_listen
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
     token = admin_token or Settings().admin_token.get_secret_value()
+    event_types = [t for entry in types for t in entry.split(",") if t]
     try:
-        run_listen(
-            api_url=api_url,
-            admin_token=token,
-            event_types=[t for entry in types for t in entry.split(",") if t],
-            forward_to=forward_to,
-            stop=stop,
-            echo=typer.echo,
-        )
+        if feed:
+            follow_feed(
+                api_url=api_url,
+                admin_token=token,
+                event_types=event_types,
+                forward_to=forward_to,
+                since=since or datetime.now(UTC).isoformat(),
+                poll_seconds=poll,
+                stop=stop,
+                echo=typer.echo,
+            )
+        else:
+            run_listen(
+                api_url=api_url,
+                admin_token=token,
+                event_types=event_types,
+                forward_to=forward_to,
+                stop=stop,
+                echo=typer.echo,
+            )
     except RuntimeError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

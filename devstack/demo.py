@@ -30,9 +30,11 @@ class DemoProduct:
     currency: str = "CNY"
     resource_type: str = "cloud_video_storage"
     max_devices: int = 5
+    renewal_notice: str | None = None  # None: the catalog's default for the cycle
 
     def body(self) -> dict[str, Any]:
-        return {
+        notice = {"renewal_notice": self.renewal_notice} if self.renewal_notice else {}
+        return notice | {
             "name": self.name,
             "resource_type": self.resource_type,
             "billing_cycle": self.billing_cycle,
@@ -45,7 +47,8 @@ class DemoProduct:
         }
 
 
-# A one-minute cycle with 20 s / 40 s dunning delays: renewals and retries can be watched live.
+# A one-minute cycle with 20 s / 40 s dunning delays and a 20 s renewal notice: renewals, notices and
+# retries can be watched live.
 DEMO_PRODUCTS = (
     DemoProduct(
         name="Demo: cloud video storage, every minute",
@@ -53,6 +56,7 @@ DEMO_PRODUCTS = (
         amount_minor=100,
         dunning_delays_seconds=(20, 40),
         dunning_max_attempts=3,
+        renewal_notice="PT20S",
     ),
     DemoProduct(
         name="Cloud video storage, monthly",

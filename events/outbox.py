@@ -7,7 +7,8 @@ for the ids that are new, so a retry neither writes a twin nor burns a number.
 
 The SQL comes in pieces so that a hot statement (the settlement's record) can carry its events in its own
 CTEs: `NEW_EVENTS` keeps the events not yet written, the contract's UPDATE adds `SEQUENCE_BUMP` to its SET
-list and returns `id, user_id, event_sequence`, and `outbox_insert` writes them numbered after it."""
+list and returns `id, user_id, event_sequence`, and `outbox_insert` writes them numbered after it. Every
+such statement runs through `execute_numbered`, which takes the contract's lock before it starts."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ WITH {NEW_EVENTS}, contract AS (
 SELECT count(*) FROM new_events
 """
 
+_LOCK_CONTRACT = "SELECT 1 FROM contracts WHERE id = %(contract_id)s FOR UPDATE"
+
 _WRITE_VOUCHER = """
 INSERT INTO events (id, type, voucher_id, user_id, data)
 VALUES (%(id)s, %(type)s, %(voucher_id)s, %(user_id)s, %(data)s)
@@ -80,14 +83,30 @@ def event_params(events: Sequence[NewEvent]) -> dict[str, Any]:
     }
 
 
+def execute_numbered(
+    connection: psycopg.Connection[Any], statement: str, params: dict[str, Any]
+) -> psycopg.Cursor[Any]:
+    """Run a statement that numbers a subscription's events after taking the contract's row lock in a
+    statement of its own, in the same round trip and transaction (`params` names `contract_id`).
+
+    A statement reads `events` in the snapshot it starts with. Left to wait for the lock itself, behind a
+    concurrent writer of the same event, it would still find that event new, count it into the sequence,
+    then lose its insert to the other's: a gap. Started once the lock is held, it sees what was committed."""
+    with connection.pipeline():
+        connection.execute(_LOCK_CONTRACT, params)
+        return connection.execute(statement, params)
+
+
 def write_subscription_events(
     connection: psycopg.Connection[Any], *, contract_id: uuid.UUID, events: Sequence[NewEvent]
 ) -> int:
-    """Record a subscription's events in the caller's transaction; how many were new. The caller holds
-    the contract's row lock (or this statement takes it), so no concurrent writer numbers in between."""
+    """Record a subscription's events in the caller's transaction; how many were new. The contract's row
+    lock, taken first, keeps every concurrent writer's numbers apart until the caller commits."""
     if not events:
         return 0
-    row = connection.execute(_WRITE, {"contract_id": contract_id, **event_params(events)}).fetchone()
+    row = execute_numbered(
+        connection, _WRITE, {"contract_id": contract_id, **event_params(events)}
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

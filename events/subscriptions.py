@@ -18,6 +18,7 @@ from models.events import (
     SubscriptionFinished,
     SubscriptionPaid,
     SubscriptionPaymentFailed,
+    SubscriptionRenewalUpcoming,
     SubscriptionTerminated,
     terminated_reason,
 )
@@ -76,6 +77,19 @@ def payment_failed(
             amount=amount,
             decline_code=decline_code,
             next_retry_at=next_retry_at,
+        ),
+    )
+
+
+def renewal_upcoming(
+    *, contract_id: uuid.UUID, period: Period, due_at: datetime, amount: Money, device_ids: Iterable[str]
+) -> NewEvent:
+    """The notice before a renewal: one per period, whichever attempt or replay sends it."""
+    return NewEvent(
+        key=f"{contract_id}:renewal_upcoming:p{period.index}",
+        type=EventType.SUBSCRIPTION_RENEWAL_UPCOMING,
+        data=SubscriptionRenewalUpcoming(
+            period=period, due_at=due_at, amount=amount, device_ids=list(device_ids)
         ),
     )
 

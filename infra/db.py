@@ -94,7 +94,7 @@ def execute_alone(
     atomic either way, and on its own it needs no BEGIN and COMMIT round trips: the rows it locks are held
     for the server's work only, not while this thread waits for its turn (the GIL) to send a COMMIT. Its
     rows are fetched with it, so the cursor stays readable afterwards."""
-    with _alone(connection):
+    with alone(connection):
         return connection.execute(query, params)
 
 
@@ -103,12 +103,14 @@ def reads_alone(connection: psycopg.Connection[Any]) -> Iterator[None]:
     """Statements run in this block go to the server together, in one round trip, and their cursors are
     readable after it. With no transaction open, each is autocommitted: for independent reads, which need
     neither one snapshot nor a BEGIN and COMMIT of their own. Inside a transaction they join it."""
-    with _alone(connection), connection.pipeline():
+    with alone(connection), connection.pipeline():
         yield
 
 
 @contextmanager
-def _alone(connection: psycopg.Connection[Any]) -> Iterator[None]:
+def alone(connection: psycopg.Connection[Any]) -> Iterator[None]:
+    """With no transaction open, what runs in the block is autocommitted: one statement on its own, or the
+    statements of one pipeline together (a pipeline runs them as one implicit transaction until its sync)."""
     alone = connection.info.transaction_status is TransactionStatus.IDLE
     if alone:
         connection.autocommit = True

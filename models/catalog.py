@@ -29,6 +29,8 @@ class Product(SQLModel, table=True):
         default_factory=lambda: [86_400, 259_200, 432_000], sa_column=Column(ARRAY(Integer), nullable=False)
     )
     dunning_max_attempts: int = Field(default=4, ge=1)
+    # How long before each renewal charge the user is told of it (ISO-8601 duration); None: no notice.
+    renewal_notice: str | None = Field(default=None, max_length=40)
     created_at: datetime = now_column()
     updated_at: datetime = now_column()
 

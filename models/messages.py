@@ -95,6 +95,7 @@ class CarriedState(Message):
     cancel: CancelRequest | None = None
     cancel_recorded: bool = False
     device_change_seq: int = 0
+    notice_at: datetime | None = None  # the next renewal's notice, not sent yet
 
 
 # --- signals and updates ---------------------------------------------------------------------------
@@ -162,9 +163,29 @@ class SettleOutcome(Message):
     reason: str | None = None  # why verification failed
     dunning_delays_seconds: tuple[int, ...] = ()
     dunning_max_attempts: int = 1
+    # When the next renewal's upcoming notice falls (the product's notice before this period's end); None
+    # when the product gives none.
+    notice_at: datetime | None = None
     # When the worker answered, by its clock. A local activity runs inside a workflow task without moving
     # `workflow.now()` on, so the wait for the next period is measured from here.
     answered_at: datetime
+
+
+class RenewalNoticeInput(Message):
+    """Tell the user what the renewal due at `due_at` will charge, for the group as it will be then."""
+
+    contract_id: str
+    period: int
+    device_ids: tuple[str, ...]
+    due_at: datetime
+
+
+class RenewalNoticeOutcome(Message):
+    """The notice sent, with the amount quoted; or, when the renewal would not be verified now, none."""
+
+    sent: bool
+    amount: Money | None = None
+    reason: str | None = None  # why no notice was sent
 
 
 class SignupOutcome(Message):

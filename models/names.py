@@ -8,6 +8,7 @@ FINISH_CONTRACT = "finish_contract"
 RECORD_TRANSITION = "record_transition"
 REPLACE_AGREEMENT = "replace_agreement"
 RELEASE_AGREEMENT = "release_agreement"
+SEND_RENEWAL_NOTICE = "send_renewal_notice"
 
 # Raised by activities.
 INVALID_SUBSCRIPTION = "InvalidSubscription"

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         FinishInput,
         Message,
         ReleaseAgreementInput,
+        RenewalNoticeInput,
+        RenewalNoticeOutcome,
         ReplaceAgreementInput,
         SettleOutcome,
         SettlePeriodInput,
@@ -81,6 +83,8 @@ class SubscriptionWorkflow(SubscriptionMessages):
         self._cancel = carried.cancel if carried else None
         self._cancel_recorded = carried.cancel_recorded if carried else False
         self._device_change_seq = carried.device_change_seq if carried else 0
+        # When the next renewal's upcoming notice falls; None once sent, or when the product gives none.
+        self._notice_at = carried.notice_at if carried else None
         self._finished = False
         # Whether this workflow task began with a wait (a timer or a message); see `_attempt`.
         self._waited = False
@@ -102,7 +106,7 @@ class SubscriptionWorkflow(SubscriptionMessages):
                 workflow.continue_as_new(self._next_run_input())
             assert self._state.period is not None and self._state.period_end is not None
             period, due = self._state.period + 1, self._state.period_end
-            if await self._wait_until_due(due):
+            if await self._wait_until_due(period, due):
                 return self._state
             self._apply_device_changes()
             if self._pending_token is not None:
@@ -153,8 +157,20 @@ class SubscriptionWorkflow(SubscriptionMessages):
 
     # --- waiting -------------------------------------------------------------------------------------
 
-    async def _wait_until_due(self, due: datetime) -> bool:
-        """Sleep until the next period is due; True if a cancellation ended the subscription meanwhile."""
+    async def _wait_until_due(self, period: int, due: datetime) -> bool:
+        """Sleep until the next period is due, telling the user of its charge the product's notice before;
+        True if a cancellation ended the subscription meanwhile."""
+        notice_at, self._notice_at = self._notice_at, None
+        if notice_at is not None and notice_at < due:
+            if await self._wait_until(notice_at, due=due, summary="renewal notice due"):
+                return True
+            # A cancel at period end in the window: nothing will be charged, so nothing is announced.
+            if self._cancel is None and workflow.now() < due:
+                await self._send_notice(period, due)
+        return await self._wait_until(due, due=due, summary="next period due")
+
+    async def _wait_until(self, until: datetime, *, due: datetime, summary: str) -> bool:
+        """Sleep until `until`, acting on cancellations as they come; True if one ended the subscription."""
         while True:
             now = workflow.now()
             if self._cancel is not None and self._cancel.mode is CancelMode.IMMEDIATELY:
@@ -163,8 +179,8 @@ class SubscriptionWorkflow(SubscriptionMessages):
             if self._cancel is not None and not self._cancel_recorded:
                 await self._record_canceling(self._cancel)
                 continue
-            if now >= due:
-                if self._cancel is not None:
+            if now >= until:
+                if until >= due and self._cancel is not None:
                     await self._finish(
                         SubscriptionStatus.CANCELED, self._cancel.reason, revoke_at=self._state.paid_through
                     )
@@ -179,10 +195,31 @@ class SubscriptionWorkflow(SubscriptionMessages):
                 await workflow.wait_condition(
                     self._cancel_unhandled,
                     # Answered after it was due: a moment's wait, and the loop sees the period due.
-                    timeout=due - since if since < due else _YIELD,
-                    timeout_summary="next period due",
+                    timeout=until - since if since < until else _YIELD,
+                    timeout_summary=summary,
                 )
             self._waited = True
+
+    async def _send_notice(self, period: int, due: datetime) -> None:
+        """Quote the coming charge to the user; a notice still failing when the charge is due is given up,
+        as it would announce a charge already made."""
+        try:
+            await workflow.execute_activity(
+                names.SEND_RENEWAL_NOTICE,
+                RenewalNoticeInput(
+                    contract_id=self._input.contract_id,
+                    period=period,
+                    device_ids=tuple(device_group.after_changes(self._state)),
+                    due_at=due,
+                ),
+                result_type=RenewalNoticeOutcome,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=due - workflow.now(),
+                retry_policy=_RETRY,
+                summary=f"renewal notice for period {period}",
+            )
+        except ActivityError as failure:
+            workflow.logger.warning("renewal notice for period %d not sent: %s", period, failure)
 
     async def _record_canceling(self, cancel: CancelRequest) -> None:
         self._cancel_recorded = True
@@ -319,6 +356,7 @@ class SubscriptionWorkflow(SubscriptionMessages):
         state.device_ids = outcome.device_ids
         state.attempt = 0
         state.periods_charged += 1
+        self._notice_at = outcome.notice_at
         if self._cancel is None:
             state.status = SubscriptionStatus.ACTIVE
             state.next_charge_at = outcome.period_end
@@ -407,5 +445,6 @@ class SubscriptionWorkflow(SubscriptionMessages):
             cancel=self._cancel,
             cancel_recorded=self._cancel_recorded,
             device_change_seq=self._device_change_seq,
+            notice_at=self._notice_at,
         )
         return self._input.model_copy(update={"carried": carried})

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.catalog import Product
@@ -15,6 +15,7 @@ from models.dunning import DEFAULT_DELAYS_SECONDS
 from models.enums import ProductStatus
 from models.fields import Name, PositiveInt, RequestBody, ResourceType
 from models.money import Money
+from models.notice import InvalidNotice, notice_fits, parse_notice
 
 
 def _valid_cycle(text: str) -> str:
@@ -38,6 +39,38 @@ CycleText = Annotated[
 MaxDevices = Annotated[StrictInt, Field(ge=1, le=100)]
 
 
+def _valid_notice(text: str) -> str:
+    try:
+        parse_notice(text)
+    except InvalidNotice as error:
+        raise PydanticCustomError("invalid_renewal_notice", str(error)) from None
+    return text
+
+
+NoticeText = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=40,
+        description="How long before each renewal charge `subscription.renewal_upcoming` is sent: an "
+        "ISO-8601 duration shorter than the cycle, or null for none.",
+        examples=["P3D"],
+    ),
+    AfterValidator(_valid_notice),
+]
+
+
+def notice_too_long(notice: str, cycle: str) -> PydanticCustomError | None:
+    """The error for a notice that is not shorter than every period of the cycle; None when it fits."""
+    if notice_fits(parse_notice(notice), BillingCycle.parse(cycle)):
+        return None
+    return PydanticCustomError(
+        "renewal_notice_too_long",
+        "renewal notice {notice} must be shorter than the billing cycle {cycle}",
+        {"notice": notice, "cycle": cycle},
+    )
+
+
 # The retry schedule for declined charges: wait delays_seconds[k] after failed attempt k+1.
 class DunningIn(RequestBody):
     delays_seconds: list[PositiveInt] = Field(
@@ -54,6 +87,16 @@ class ProductCreate(RequestBody):
     max_devices: MaxDevices = 10
     dunning: DunningIn = Field(default_factory=DunningIn)
     status: ProductStatus = ProductStatus.ACTIVE
+    # Omitted: P3D for cycles of a month or more, none for shorter ones. Null: no notice.
+    renewal_notice: NoticeText | None = None
+
+    @field_validator("renewal_notice")
+    @classmethod
+    def _shorter_than_cycle(cls, notice: str | None, info: ValidationInfo) -> str | None:
+        cycle = info.data.get("billing_cycle")  # absent when the cycle itself was refused
+        if notice is not None and cycle is not None and (error := notice_too_long(notice, cycle)):
+            raise error
+        return notice
 
 
 class ProductUpdate(RequestBody):
@@ -65,11 +108,12 @@ class ProductUpdate(RequestBody):
     max_devices: MaxDevices | None = None
     dunning: DunningIn | None = None
     status: ProductStatus | None = None
+    renewal_notice: NoticeText | None = Field(default=None, description="Null turns the notice off.")
 
-    @field_validator("*", mode="before")
+    @field_validator("name", "unit_price", "max_devices", "dunning", "status", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
-        # Omit a field to keep it; null would mean "unset", which no product field allows.
+        # Omit a field to keep it; null would mean "unset", which only the renewal notice allows.
         if value is None:
             raise PydanticCustomError("null_not_allowed", "must not be null when sent")
         return value
@@ -89,6 +133,7 @@ class ProductOut(BaseModel):
     max_devices: int
     dunning: DunningOut
     status: ProductStatus
+    renewal_notice: str | None
     price_version: int
     created_at: datetime
     updated_at: datetime
@@ -106,6 +151,7 @@ class ProductOut(BaseModel):
                 delays_seconds=list(product.dunning_delays_seconds), max_attempts=product.dunning_max_attempts
             ),
             status=product.status,
+            renewal_notice=product.renewal_notice,
             price_version=product.price_version,
             created_at=product.created_at,
             updated_at=product.updated_at,

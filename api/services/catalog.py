@@ -9,12 +9,14 @@ from sqlmodel import col, select
 
 from api import problems
 from api.schemas.devices import DeviceRegister
-from api.schemas.products import ProductCreate, ProductUpdate
+from api.schemas.products import ProductCreate, ProductUpdate, notice_too_long
 from infra.db import SessionFactory, transaction
 from models.catalog import Device, Product
 from models.contract import Contract
+from models.cycle import BillingCycle
 from models.entitlement import Entitlement
 from models.enums import DeviceStatus, EntitlementStatus, ProductStatus, SubscriptionStatus
+from models.notice import default_notice
 
 
 def create_product(*, sessions: SessionFactory, request: ProductCreate) -> Product:
@@ -28,6 +30,11 @@ def create_product(*, sessions: SessionFactory, request: ProductCreate) -> Produ
         dunning_delays_seconds=list(request.dunning.delays_seconds),
         dunning_max_attempts=request.dunning.max_attempts,
         status=request.status,
+        renewal_notice=(
+            request.renewal_notice
+            if "renewal_notice" in request.model_fields_set
+            else default_notice(BillingCycle.parse(request.billing_cycle))
+        ),
     )
     with transaction(sessions) as session:
         session.add(product)
@@ -60,6 +67,14 @@ def update_product(*, sessions: SessionFactory, product_id: uuid.UUID, request: 
             product.dunning_max_attempts = request.dunning.max_attempts
         if request.status is not None:
             product.status = request.status
+        if "renewal_notice" in request.model_fields_set:
+            if request.renewal_notice is not None and (
+                error := notice_too_long(request.renewal_notice, product.billing_cycle)
+            ):
+                raise problems.INVALID_RENEWAL_NOTICE(
+                    error.message(), field="renewal_notice", code=error.type
+                )
+            product.renewal_notice = request.renewal_notice
         product.updated_at = datetime.now(UTC)
         session.add(product)
     return product

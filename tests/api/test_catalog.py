@@ -67,3 +67,42 @@ async def test_device_registration_is_idempotent_per_owner_and_transfers_after_u
     assert unbound.status_code == 200 and unbound.json()["signaled_subscriptions"] == []
     assert moved.status_code == 200, moved.text
     assert moved.json()["owner_user_id"] == "bob" and moved.json()["status"] == "bound"
+
+
+async def test_renewal_notice_defaults_by_cycle_and_can_be_changed_or_turned_off(
+    http: httpx.AsyncClient,
+) -> None:
+    monthly = await create_product(http, billing_cycle="P1M")
+    thirty_days = await create_product(http, billing_cycle="P30D")
+    weekly = await create_product(http, billing_cycle="P1W")
+    weekly_told = await create_product(http, billing_cycle="P1W", renewal_notice="P1D")
+    monthly_silent = await create_product(http, billing_cycle="P1M", renewal_notice=None)
+
+    longer = await http.patch(f"/v1/products/{monthly}", json={"renewal_notice": "P7D"}, headers=admin())
+    off = await http.patch(f"/v1/products/{thirty_days}", json={"renewal_notice": None}, headers=admin())
+    kept = await http.patch(f"/v1/products/{weekly_told}", json={"name": "Weekly"}, headers=admin())
+    listed = {p["id"]: p["renewal_notice"] for p in (await http.get("/v1/products", headers=admin())).json()}
+
+    assert longer.status_code == off.status_code == kept.status_code == 200, (longer.text, off.text)
+    assert listed == {
+        monthly: "P7D",
+        thirty_days: None,
+        weekly: None,
+        weekly_told: "P1D",
+        monthly_silent: None,
+    }
+
+
+async def test_renewal_notice_not_shorter_than_the_cycle_is_refused_by_name(http: httpx.AsyncClient) -> None:
+    product_id = await create_product(http, billing_cycle="PT1M", renewal_notice="PT30S")
+
+    created = await http.post(
+        "/v1/products", json=product_body(billing_cycle="PT1M", renewal_notice="PT60S"), headers=admin()
+    )
+    patched = await http.patch(f"/v1/products/{product_id}", json={"renewal_notice": "PT1M"}, headers=admin())
+    after = (await http.get("/v1/products", headers=admin())).json()
+
+    for refused in (created, patched):
+        body = assert_problem(refused, 422, "invalid-renewal-notice", field="renewal_notice")
+        assert "shorter than the billing cycle" in body["detail"], body
+    assert [p["renewal_notice"] for p in after] == ["PT30S"]

@@ -47,7 +47,9 @@ async def test_record_lifecycle_histories(
 ) -> None:
     env = time_skipping_env
     async with running_worker(env, sessions=sessions, gateway_url=sandbox_gateway.url, task_queue=task_queue):
-        product_id = make_product(sessions, cycle="P30D", delays=(HOUR, 2 * HOUR), max_attempts=4)
+        product_id = make_product(
+            sessions, cycle="P30D", delays=(HOUR, 2 * HOUR), max_attempts=4, renewal_notice="P3D"
+        )
         devices = make_devices(sessions, owner="rec", count=3)
         _, handle = await start_subscription(
             env,

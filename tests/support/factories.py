@@ -24,6 +24,7 @@ def make_product(
     delays: tuple[int, ...] = (DAY, 3 * DAY, 5 * DAY),
     max_attempts: int = 4,
     resource_type: str = "cloud_video_storage",
+    renewal_notice: str | None = None,
 ) -> uuid.UUID:
     product = Product(
         name=f"30-day cloud video {uuid.uuid4().hex[:4]}",
@@ -34,6 +35,7 @@ def make_product(
         max_devices=max_devices,
         dunning_delays_seconds=list(delays),
         dunning_max_attempts=max_attempts,
+        renewal_notice=renewal_notice,
     )
     with transaction(sessions) as session:
         session.add(product)
