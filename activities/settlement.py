@@ -48,14 +48,16 @@ from models.renewal import (
     LiveDevice,
     LiveProduct,
     Verification,
-    price_plan,
+    price_first_plan,
     verify_renewal,
 )
+from models.schedule import Schedule
 from vouchers.redemption import discount_for_period, mark_used
 
 _LOAD = """
 SELECT c.user_id, c.currency, c.resource_type, c.agreement_status, c.agreement_cap_minor, c.unit_price_minor,
-       c.billing_cycle, c.anchor_at, c.timezone, c.device_ids, c.agreement_id, c.voucher_claim_id,
+       c.billing_cycle, c.anchor_at, c.timezone, c.billing_day, c.device_ids, c.agreement_id,
+       c.voucher_claim_id,
        p.status AS product_status, p.unit_price_minor AS product_price_minor,
        p.currency AS product_currency, p.max_devices, p.price_version,
        p.dunning_delays_seconds, p.dunning_max_attempts,
@@ -165,10 +167,13 @@ def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, 
     return row
 
 
-def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
+def _verify(row: dict[str, Any], base: _Base) -> Verification:
+    request = base.request
     if request.period == 0:
-        # Seed claim 2: the first plan is executed directly, from the contract just signed.
-        return Verification(price_plan(request.device_ids, row["unit_price_minor"]), None)
+        # Seed claim 2: the first plan is executed directly, from the contract just signed; a first period
+        # that leads up to the billing day costs its share of a full one.
+        share = base.schedule.first_share()
+        return Verification(price_first_plan(request.device_ids, row["unit_price_minor"], share), None)
     return verify_renewal(
         terms=ContractTerms(
             user_id=row["user_id"],
@@ -189,10 +194,15 @@ def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
 
 class _Base:
     def __init__(self, request: SettlePeriodInput, row: dict[str, Any]) -> None:
-        cycle = BillingCycle.parse(row["billing_cycle"])
+        self.schedule = Schedule(
+            cycle=BillingCycle.parse(row["billing_cycle"]),
+            signed_at=row["anchor_at"],
+            timezone=row["timezone"],
+            billing_day=row["billing_day"],
+        )
         self.request = request
         self.contract_id = uuid.UUID(request.contract_id)
-        self.start, self.end = cycle.period(row["anchor_at"], request.period, row["timezone"])
+        self.start, self.end = self.schedule.period(request.period)
         self.delays = tuple(row["dunning_delays_seconds"])
         self.max_attempts: int = row["dunning_max_attempts"]
 
@@ -269,7 +279,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 row["resource_type"],
             )
 
-        verification = _verify(row, request)
+        verification = _verify(row, base)
         if not verification.ok:
             assert verification.failure is not None
             append_event(
@@ -294,7 +304,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 period=request.period,
                 gross_minor=priced.gross_minor,
             )
-            priced = price_plan(priced.device_ids, priced.unit_price_minor, discount)
+            priced = priced.discounted(discount)
 
         devices = list(priced.device_ids)
         attempt_id = uuid.uuid4()

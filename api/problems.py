@@ -148,6 +148,7 @@ USER_REQUIRED = ProblemType("user-required", "User token required", 403)
 
 # Catalog
 INVALID_BILLING_CYCLE = ProblemType("invalid-billing-cycle", "Invalid billing cycle", 422)
+INVALID_BILLING_DAY = ProblemType("invalid-billing-day", "Invalid billing day", 422)
 PRODUCT_NOT_FOUND = ProblemType("product-not-found", "Product not found", 404)
 CURRENCY_CHANGE_NOT_ALLOWED = ProblemType(
     "currency-change-not-allowed", "A product's currency cannot change", 422
@@ -204,6 +205,7 @@ INTERNAL_ERROR = ProblemType("internal-error", "Internal error", 500)
 # Pydantic error codes raised by our own validators that deserve their own problem type.
 _SPECIFIC_VALIDATION: dict[str, ProblemType] = {
     "invalid_billing_cycle": INVALID_BILLING_CYCLE,
+    "invalid_billing_day": INVALID_BILLING_DAY,
 }
 
 

@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.catalog import Product
 from models.cycle import BillingCycle, InvalidCycle
 from models.dunning import DEFAULT_DELAYS_SECONDS
 from models.enums import ProductStatus
-from models.fields import Name, PositiveInt, RequestBody, ResourceType
+from models.fields import BillingDay, Name, PositiveInt, RequestBody, ResourceType
 from models.money import Money
 
 
@@ -54,23 +54,32 @@ class ProductCreate(RequestBody):
     max_devices: MaxDevices = 10
     dunning: DunningIn = Field(default_factory=DunningIn)
     status: ProductStatus = ProductStatus.ACTIVE
+    billing_day: BillingDay | None = Field(
+        default=None, description="Align every subscription's periods to this day; omit for anniversaries."
+    )
+    signup_billing_day_allowed: bool = Field(
+        default=False, description="Whether a signup may choose its own `billing_day`."
+    )
 
 
 class ProductUpdate(RequestBody):
     """Only the fields sent change. A new unit price applies to running subscriptions from their next
-    period (the workflow re-reads the product at every renewal) and bumps `price_version`."""
+    period (the workflow re-reads the product at every renewal) and bumps `price_version`. A new billing day
+    applies to later signups only: a contract keeps the day it was signed with."""
 
     name: Name | None = None
     unit_price: Money | None = None
     max_devices: MaxDevices | None = None
     dunning: DunningIn | None = None
     status: ProductStatus | None = None
+    billing_day: BillingDay | None = Field(default=None, description="null: back to signup anniversaries.")
+    signup_billing_day_allowed: bool | None = None
 
     @field_validator("*", mode="before")
     @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Omit a field to keep it; null would mean "unset", which no product field allows.
-        if value is None:
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        # Omit a field to keep it; null would mean "unset", which only the billing day allows.
+        if value is None and info.field_name != "billing_day":
             raise PydanticCustomError("null_not_allowed", "must not be null when sent")
         return value
 
@@ -90,6 +99,8 @@ class ProductOut(BaseModel):
     dunning: DunningOut
     status: ProductStatus
     price_version: int
+    billing_day: int | None
+    signup_billing_day_allowed: bool
     created_at: datetime
     updated_at: datetime
 
@@ -107,6 +118,8 @@ class ProductOut(BaseModel):
             ),
             status=product.status,
             price_version=product.price_version,
+            billing_day=product.billing_day,
+            signup_billing_day_allowed=product.signup_billing_day_allowed,
             created_at=product.created_at,
             updated_at=product.updated_at,
         )

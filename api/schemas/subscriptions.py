@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent
 from models.enums import AttemptStatus, CancelMode, PlanStatus, SubscriptionStatus
-from models.fields import AgreementToken, DeviceId, RequestBody, TimeZoneName
+from models.fields import AgreementToken, BillingDay, DeviceId, RequestBody, TimeZoneName
 from models.messages import SubscriptionProgress, SubscriptionState
 
 
@@ -25,6 +25,11 @@ class SubscriptionCreate(RequestBody):
     payment: PaymentIn
     voucher_claim_id: uuid.UUID | None = None
     timezone: TimeZoneName = "UTC"
+    billing_day: BillingDay | None = Field(
+        default=None,
+        description="This subscription's own billing day, where the product allows one; omit it to take the "
+        "product's.",
+    )
 
 
 class CancelIn(RequestBody):
