@@ -24,6 +24,8 @@ def make_product(
     delays: tuple[int, ...] = (DAY, 3 * DAY, 5 * DAY),
     max_attempts: int = 4,
     resource_type: str = "cloud_video_storage",
+    billing_day: int | None = None,
+    signup_billing_day_allowed: bool = False,
 ) -> uuid.UUID:
     product = Product(
         name=f"30-day cloud video {uuid.uuid4().hex[:4]}",
@@ -34,6 +36,8 @@ def make_product(
         max_devices=max_devices,
         dunning_delays_seconds=list(delays),
         dunning_max_attempts=max_attempts,
+        billing_day=billing_day,
+        signup_billing_day_allowed=signup_billing_day_allowed,
     )
     with transaction(sessions) as session:
         session.add(product)
