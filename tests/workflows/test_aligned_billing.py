@@ -9,14 +9,19 @@ change them."""
 
 from __future__ import annotations
 
+import math
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from temporalio.testing import WorkflowEnvironment
 
 from infra.db import SessionFactory, transaction
 from models.enums import PlanStatus
+from models.messages import SubscriptionState
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product
 from tests.support.records import records
@@ -34,7 +39,7 @@ def local(instant: datetime, tz: str) -> tuple[int, int, int, int]:
     return shown.month, shown.day, shown.hour, shown.minute
 
 
-async def skip_to(env: WorkflowEnvironment, tz: str, month: int, day: int, hour: int, minute: int = 0) -> int:
+async def skip_to(env: WorkflowEnvironment, tz: str, month: int, day: int, hour: int, minute: int) -> int:
     """Skip the clock to the next such wall-clock time in `tz` at least a day away; its year."""
     now = await env.get_current_time()
     year = now.astimezone(ZoneInfo(tz)).year
@@ -51,14 +56,48 @@ async def renewed(env: WorkflowEnvironment, handle: SubscriptionHandle, due: dat
 
 
 def half_up(amount: int, share: Fraction) -> int:
-    exact = amount * share
-    return int(exact + Fraction(1, 2)) if exact.denominator != 1 else int(exact)
+    return math.floor(amount * share + Fraction(1, 2))
 
 
-def signed_at(sessions: SessionFactory, contract_id: str) -> datetime:
+@dataclass(frozen=True)
+class Signed:
+    contract_id: str
+    handle: SubscriptionHandle
+    devices: tuple[str, ...]
+    year: int  # of the signup, in its zone
+    anchor: datetime  # when it was signed, as the contract recorded it
+    first: SubscriptionState  # once the first charge was answered
+
+
+async def sign_at(
+    env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    task_queue: str,
+    when: tuple[str, int, int, int, int],
+    *,
+    product_id: uuid.UUID,
+    user_id: str,
+    devices: int = 1,
+    **signup: Any,
+) -> Signed:
+    """Skip to the wall-clock time `when` (zone, month, day, hour, minute) and sign up there."""
+    tz, *wall = when
+    device_ids = make_devices(sessions, owner=user_id, count=devices)
+    year = await skip_to(env, tz, *wall)
+    contract_id, handle = await start_subscription(
+        env,
+        task_queue=task_queue,
+        user_id=user_id,
+        product_id=product_id,
+        device_ids=device_ids,
+        timezone=tz,
+        **signup,
+    )
+    first = await settled(env, handle)
     saved = records(sessions, contract_id)
     assert saved.contract is not None
-    return saved.contract.anchor_at
+    assert local(saved.contract.anchor_at, tz) == tuple(wall)
+    return Signed(contract_id, handle, device_ids, year, saved.contract.anchor_at, first)
 
 
 async def test_a_first_period_across_berlins_spring_change_is_prorated_by_calendar_days(
@@ -66,30 +105,26 @@ async def test_a_first_period_across_berlins_spring_change_is_prorated_by_calend
 ) -> None:
     tz = "Europe/Berlin"
     product_id = make_product(sessions, price=3100, cycle="P1M", billing_day=1)
-    devices = make_devices(sessions, owner="anna", count=1)
-    year = await skip_to(env, tz, 3, 20, 10)
-    contract_id, handle = await start_subscription(
-        env, task_queue=task_queue, user_id="anna", product_id=product_id, device_ids=devices, timezone=tz
+    signed = await sign_at(
+        env, sessions, task_queue, (tz, 3, 20, 10, 0), product_id=product_id, user_id="anna"
     )
-    first = await settled(env, handle)
-    anchor = signed_at(sessions, contract_id)
-    assert local(anchor, tz) == (3, 20, 10, 0)
+    year, anchor = signed.year, signed.anchor
 
     # Mar 20 10:00 to Apr 1 00:00 is 11 days 14 hours of the 31-day March; the clocks skip an hour
     # in between, which the share does not see: 3100 x 278/744 = 1158.33.
-    assert first.period_end == at(tz, year, 4, 1)
-    assert first.period_end - anchor < timedelta(days=11, hours=14)  # type: ignore[operator]
-    await renewed(env, handle, at(tz, year, 4, 1))
+    assert signed.first.period_end == at(tz, year, 4, 1)
+    assert at(tz, year, 4, 1) - anchor < timedelta(days=11, hours=14)
+    await renewed(env, signed.handle, at(tz, year, 4, 1))
 
-    saved = records(sessions, contract_id)
+    saved = records(sessions, signed.contract_id)
     assert [(p.period_start, p.period_end, p.gross_minor, p.amount_minor, p.status) for p in saved.plans] == [
         (anchor, at(tz, year, 4, 1), 1158, 1158, PlanStatus.PAID),
         (at(tz, year, 4, 1), at(tz, year, 5, 1), 3100, 3100, PlanStatus.PAID),
     ]
     assert local(saved.plans[1].period_start, tz) == (4, 1, 0, 0)
-    assert saved.entitlements[devices[0]].valid_until == at(tz, year, 5, 1)
+    assert saved.entitlements[signed.devices[0]].valid_until == at(tz, year, 5, 1)
     assert saved.contract is not None and saved.contract.billing_day == 1
-    charged = [c["amount"]["amount_minor"] for c in sandbox_gateway.ledger(contract_id)]
+    charged = [c["amount"]["amount_minor"] for c in sandbox_gateway.ledger(signed.contract_id)]
     assert charged == [1158, 3100]
 
 
@@ -100,37 +135,34 @@ async def test_a_signups_own_day_in_new_york_across_the_fall_change_with_a_vouch
     product_id = make_product(
         sessions, price=1000, cycle="P1M", billing_day=1, signup_billing_day_allowed=True
     )
-    devices = make_devices(sessions, owner="ben", count=2)
-    year = await skip_to(env, tz, 10, 25, 12)
-    now = await env.get_current_time()
+    now = datetime.now(UTC)
+    # Usable for as long as the skipped clock needs: the signup lands up to a year from now.
     voucher = make_voucher(
         sessions,
-        now=now,
         type="percent_off",
         value=25,
         product_ids=[product_id],
-        valid_until=now + timedelta(days=90),
+        valid_until=now + timedelta(days=800),
     )
     with transaction(sessions) as session:
         claim_id = claim_voucher(session, voucher_id=voucher.id, user_id="ben", now=now).claim.id
-    contract_id, handle = await start_subscription(
+    signed = await sign_at(
         env,
-        task_queue=task_queue,
-        user_id="ben",
+        sessions,
+        task_queue,
+        (tz, 10, 25, 12, 0),
         product_id=product_id,
-        device_ids=devices,
-        timezone=tz,
+        user_id="ben",
+        devices=2,
         billing_day=15,
         voucher_claim_id=claim_id,
     )
-    await settled(env, handle)
-    anchor = signed_at(sessions, contract_id)
-    assert local(anchor, tz) == (10, 25, 12, 0)
-    await renewed(env, handle, at(tz, year, 11, 15))
+    year, anchor = signed.year, signed.anchor
+    await renewed(env, signed.handle, at(tz, year, 11, 15))
 
     # Oct 25 12:00 to Nov 15 00:00 is 20.5 days of the 31 from Oct 15: 2000 x 492/744 = 1322.58 -> 1323;
     # the voucher takes 25 % of that (330, rounded down as every percentage is), not of 2000.
-    saved = records(sessions, contract_id)
+    saved = records(sessions, signed.contract_id)
     assert [
         (p.period_start, p.period_end, p.gross_minor, p.discount_minor, p.amount_minor) for p in saved.plans
     ] == [
@@ -149,21 +181,18 @@ async def test_shanghai_bills_on_its_own_1st_when_utc_still_shows_the_day_before
 ) -> None:
     tz = "Asia/Shanghai"
     product_id = make_product(sessions, price=3100, cycle="P1M", billing_day=1)
-    devices = make_devices(sessions, owner="chen", count=1)
-    year = await skip_to(env, tz, 3, 1, 0, 30)
-    contract_id, handle = await start_subscription(
-        env, task_queue=task_queue, user_id="chen", product_id=product_id, device_ids=devices, timezone=tz
+    signed = await sign_at(
+        env, sessions, task_queue, (tz, 3, 1, 0, 30), product_id=product_id, user_id="chen"
     )
-    state = await settled(env, handle)
-    anchor = signed_at(sessions, contract_id)
+    year = signed.year
 
     # 00:30 on Mar 1 in Shanghai is Feb 28 (or 29) in UTC; the billing day that just began is not charged
     # again, and the period runs to Apr 1 00:00 Shanghai: 3100 x (31 days - 30 min) / 31 days = 3097.92.
-    assert local(anchor, tz) == (3, 1, 0, 30) and anchor.month == 2
-    assert state.paid_through == at(tz, year, 4, 1) == datetime(year, 3, 31, 16, tzinfo=UTC)
-    saved = records(sessions, contract_id)
+    assert signed.anchor.month == 2
+    assert signed.first.paid_through == at(tz, year, 4, 1) == datetime(year, 3, 31, 16, tzinfo=UTC)
+    saved = records(sessions, signed.contract_id)
     assert [(p.period, p.amount_minor) for p in saved.plans] == [(0, 3098)]
-    assert saved.entitlements[devices[0]].valid_until == datetime(year, 3, 31, 16, tzinfo=UTC)
+    assert saved.entitlements[signed.devices[0]].valid_until == datetime(year, 3, 31, 16, tzinfo=UTC)
 
 
 async def test_a_signup_on_the_31st_with_billing_day_1_folds_its_hours_into_february(
@@ -171,26 +200,22 @@ async def test_a_signup_on_the_31st_with_billing_day_1_folds_its_hours_into_febr
 ) -> None:
     tz = "UTC"
     product_id = make_product(sessions, price=3100, cycle="P1M", billing_day=1)
-    devices = make_devices(sessions, owner="dora", count=1)
-    year = await skip_to(env, tz, 1, 31, 10)
-    contract_id, handle = await start_subscription(
-        env, task_queue=task_queue, user_id="dora", product_id=product_id, device_ids=devices
+    signed = await sign_at(
+        env, sessions, task_queue, (tz, 1, 31, 10, 0), product_id=product_id, user_id="dora"
     )
-    first = await settled(env, handle)
-    anchor = signed_at(sessions, contract_id)
-    assert local(anchor, tz) == (1, 31, 10, 0)
+    year = signed.year
     # 14 hours to Feb 1 are less than the one-day minimum: free, and the first charge pays all of February.
-    assert first.paid_through == at(tz, year, 3, 1)
-    await renewed(env, handle, at(tz, year, 3, 1))
-    await renewed(env, handle, at(tz, year, 4, 1))
+    assert signed.first.paid_through == at(tz, year, 3, 1)
+    await renewed(env, signed.handle, at(tz, year, 3, 1))
+    await renewed(env, signed.handle, at(tz, year, 4, 1))
 
-    saved = records(sessions, contract_id)
+    saved = records(sessions, signed.contract_id)
     assert [(p.period_start, p.period_end, p.amount_minor) for p in saved.plans] == [
-        (anchor, at(tz, year, 3, 1), 3100),
+        (signed.anchor, at(tz, year, 3, 1), 3100),
         (at(tz, year, 3, 1), at(tz, year, 4, 1), 3100),
         (at(tz, year, 4, 1), at(tz, year, 5, 1), 3100),
     ]
-    assert [c["amount"]["amount_minor"] for c in sandbox_gateway.ledger(contract_id)] == [3100] * 3
+    assert [c["amount"]["amount_minor"] for c in sandbox_gateway.ledger(signed.contract_id)] == [3100] * 3
 
 
 async def test_a_yearly_product_prorates_up_to_its_billing_day_then_bills_once_a_year(
@@ -198,24 +223,20 @@ async def test_a_yearly_product_prorates_up_to_its_billing_day_then_bills_once_a
 ) -> None:
     tz = "UTC"
     product_id = make_product(sessions, price=36600, cycle="P1Y", billing_day=1)
-    devices = make_devices(sessions, owner="emil", count=1)
-    year = await skip_to(env, tz, 5, 20, 12)
-    contract_id, handle = await start_subscription(
-        env, task_queue=task_queue, user_id="emil", product_id=product_id, device_ids=devices
+    signed = await sign_at(
+        env, sessions, task_queue, (tz, 5, 20, 12, 0), product_id=product_id, user_id="emil"
     )
-    await settled(env, handle)
-    anchor = signed_at(sessions, contract_id)
-    assert local(anchor, tz) == (5, 20, 12, 0)
-    await renewed(env, handle, at(tz, year, 6, 1))
-    await renewed(env, handle, at(tz, year + 1, 6, 1))
+    year = signed.year
+    await renewed(env, signed.handle, at(tz, year, 6, 1))
+    await renewed(env, signed.handle, at(tz, year + 1, 6, 1))
 
     # May 20 12:00 to Jun 1 is 276 hours of the year that ends on Jun 1 (365 days, or 366 over a Feb 29).
     days = (date(year, 6, 1) - date(year - 1, 6, 1)).days
     prorated = half_up(36600, Fraction(276, days * 24))
-    assert prorated in (1153, 1150)
-    saved = records(sessions, contract_id)
+    assert prorated == {365: 1153, 366: 1150}[days]
+    saved = records(sessions, signed.contract_id)
     assert [(p.period_start, p.period_end, p.amount_minor) for p in saved.plans] == [
-        (anchor, at(tz, year, 6, 1), prorated),
+        (signed.anchor, at(tz, year, 6, 1), prorated),
         (at(tz, year, 6, 1), at(tz, year + 1, 6, 1), 36600),
         (at(tz, year + 1, 6, 1), at(tz, year + 2, 6, 1), 36600),
     ]
