@@ -139,6 +139,7 @@ class SubscriptionSummary(BaseModel):
     device_ids: list[str]
     current_period: int
     paid_through: datetime | None
+    billing_day: int | None = Field(description="The day of the month periods start on; null: anniversary.")
     termination_reason: str | None
     created_at: datetime
 
@@ -152,6 +153,7 @@ class SubscriptionSummary(BaseModel):
             device_ids=list(contract.device_ids),
             current_period=contract.current_period,
             paid_through=contract.paid_through,
+            billing_day=contract.billing_day,
             termination_reason=contract.termination_reason,
             created_at=contract.created_at,
         )

@@ -181,3 +181,5 @@ async def test_a_signups_own_billing_day_gives_a_prorated_first_period_up_to_it(
     assert end.astimezone(ZoneInfo(tz)).hour == 0
     assert 0 < plan["amount_minor"] == plan["gross_minor"] < 3100
     assert plan["unit_price_minor"] == 3100
+    listed = (await http.get(SUBS, headers=admin())).json()["items"]
+    assert [(s["id"], s["billing_day"]) for s in listed] == [(answer["id"], day)]
