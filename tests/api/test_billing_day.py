@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.exc import IntegrityError
 from temporalio.testing import WorkflowEnvironment
 
 from infra.db import SessionFactory
@@ -69,6 +70,14 @@ async def test_a_product_with_a_billing_day_it_cannot_have_is_refused(
     problem = assert_problem(response, 422, "invalid-billing-day", field=field)
     assert problem["code"] == code and says in problem["detail"], problem
     assert row_counts(sessions) == before
+
+
+@pytest.mark.parametrize("day", [0, 29, 31])
+def test_the_database_refuses_a_day_outside_1_to_28_from_any_writer(
+    sessions: SessionFactory, day: int
+) -> None:
+    with pytest.raises(IntegrityError, match="ck_products_billing_day"):
+        make_product(sessions, cycle="P1M", billing_day=day)
 
 
 async def test_a_product_keeps_its_billing_day_and_a_patch_changes_or_clears_it(
