@@ -30,6 +30,7 @@ class DemoProduct:
     currency: str = "CNY"
     resource_type: str = "cloud_video_storage"
     max_devices: int = 5
+    signup_billing_day_allowed: bool = False
 
     def body(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class DemoProduct:
                 "delays_seconds": list(self.dunning_delays_seconds),
                 "max_attempts": self.dunning_max_attempts,
             },
+            "signup_billing_day_allowed": self.signup_billing_day_allowed,
         }
 
 
@@ -60,6 +62,8 @@ DEMO_PRODUCTS = (
         amount_minor=1500,
         dunning_delays_seconds=(86_400, 259_200, 432_000),
         dunning_max_attempts=4,
+        # Anniversaries by default; a signup may send `billing_day` to align (docs/billing.md).
+        signup_billing_day_allowed=True,
     ),
 )
 
