@@ -51,14 +51,16 @@ from models.renewal import (
     LiveDevice,
     LiveProduct,
     Verification,
-    price_plan,
+    price_first_plan,
     verify_renewal,
 )
+from models.schedule import Schedule
 from vouchers.redemption import discount_for_period, mark_used
 
 _LOAD = """
 SELECT c.user_id, c.currency, c.resource_type, c.agreement_status, c.agreement_cap_minor, c.unit_price_minor,
-       c.billing_cycle, c.anchor_at, c.timezone, c.device_ids, c.agreement_id, c.voucher_claim_id,
+       c.billing_cycle, c.anchor_at, c.timezone, c.billing_day, c.device_ids, c.agreement_id,
+       c.voucher_claim_id,
        p.status AS product_status, p.unit_price_minor AS product_price_minor,
        p.currency AS product_currency, p.max_devices, p.price_version,
        p.dunning_delays_seconds, p.dunning_max_attempts, p.renewal_notice,
@@ -169,10 +171,13 @@ def _load(db: psycopg.Connection[Any], request: SettlePeriodInput) -> dict[str, 
     return row
 
 
-def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
+def _verify(row: dict[str, Any], base: _Base) -> Verification:
+    request = base.request
     if request.period == 0:
-        # Seed claim 2: the first plan is executed directly, from the contract just signed.
-        return Verification(price_plan(request.device_ids, row["unit_price_minor"]), None)
+        # Seed claim 2: the first plan is executed directly, from the contract just signed; a first period
+        # that leads up to the billing day costs its share of a full one.
+        share = base.schedule.first_share()
+        return Verification(price_first_plan(request.device_ids, row["unit_price_minor"], share), None)
     return verify_renewal(
         terms=ContractTerms(
             user_id=row["user_id"],
@@ -191,9 +196,9 @@ def _verify(row: dict[str, Any], request: SettlePeriodInput) -> Verification:
     )
 
 
-def _priced(session: Session, row: dict[str, Any], request: SettlePeriodInput) -> Verification:
+def _priced(session: Session, row: dict[str, Any], base: _Base) -> Verification:
     """The period's plan verified, then priced with the contract's voucher, if it has one."""
-    verification = _verify(row, request)
+    verification = _verify(row, base)
     if not verification.ok or row["voucher_claim_id"] is None:
         return verification
     assert verification.plan is not None
@@ -201,11 +206,11 @@ def _priced(session: Session, row: dict[str, Any], request: SettlePeriodInput) -
     discount = discount_for_period(
         session,
         claim_id=row["voucher_claim_id"],
-        contract_id=uuid.UUID(request.contract_id),
-        period=request.period,
+        contract_id=base.contract_id,
+        period=base.request.period,
         gross_minor=plan.gross_minor,
     )
-    return replace(verification, plan=price_plan(plan.device_ids, plan.unit_price_minor, discount))
+    return replace(verification, plan=plan.discounted(discount))
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,7 @@ def quote_renewal(session: Session, request: SettlePeriodInput) -> Quote:
     row = _load(driver_connection(session), request)
     base = _Base(request, row)
     return Quote(
-        verification=_priced(session, row, request),
+        verification=_priced(session, row, base),
         period=Period(index=request.period, start=base.start, end=base.end),
         currency=row["currency"],
     )
@@ -231,10 +236,15 @@ def quote_renewal(session: Session, request: SettlePeriodInput) -> Quote:
 
 class _Base:
     def __init__(self, request: SettlePeriodInput, row: dict[str, Any]) -> None:
-        cycle = BillingCycle.parse(row["billing_cycle"])
+        self.schedule = Schedule(
+            cycle=BillingCycle.parse(row["billing_cycle"]),
+            signed_at=row["anchor_at"],
+            timezone=row["timezone"],
+            billing_day=row["billing_day"],
+        )
         self.request = request
         self.contract_id = uuid.UUID(request.contract_id)
-        self.start, self.end = cycle.period(row["anchor_at"], request.period, row["timezone"])
+        self.start, self.end = self.schedule.period(request.period)
         self.delays = tuple(row["dunning_delays_seconds"])
         self.max_attempts: int = row["dunning_max_attempts"]
         notice = row["renewal_notice"]
@@ -315,7 +325,7 @@ def _prepare(sessions: SessionFactory, request: SettlePeriodInput) -> _Pending |
                 row["resource_type"],
             )
 
-        verification = _priced(session, row, request)
+        verification = _priced(session, row, base)
         if not verification.ok:
             assert verification.failure is not None
             append_event(

@@ -22,7 +22,13 @@ from models.messages import SignContractInput, SignedContract
 from models.money import Money
 from models.names import AGREEMENT_REJECTED, INVALID_SUBSCRIPTION
 from models.renewal import agreement_cap_minor
-from models.signup import ProductTerms, SignupRefused, parse_voucher_claim_id, refuse_if_held
+from models.signup import (
+    ProductTerms,
+    SignupRefused,
+    parse_voucher_claim_id,
+    refuse_if_held,
+    signed_billing_day,
+)
 from vouchers.errors import VoucherNotUsable
 from vouchers.redemption import release_claim, reserve_claim
 
@@ -40,12 +46,13 @@ _SIGNED_CONTRACT = f"""
 WITH contract AS (
     INSERT INTO contracts (id, user_id, product_id, resource_type, unit_price_minor, currency, price_version,
                            billing_cycle, timezone, device_ids, agreement_id, agreement_status,
-                           agreement_cap_minor, status, anchor_at, current_period, voucher_claim_id)
+                           agreement_cap_minor, status, anchor_at, current_period, voucher_claim_id,
+                           billing_day)
     -- Typed where the holder's look-up uses the same parameter.
     SELECT %(id)s, %(user_id)s, %(product_id)s, %(resource_type)s::varchar, %(unit_price_minor)s,
            %(currency)s, %(price_version)s, %(billing_cycle)s, %(timezone)s, %(device_ids)s::varchar[],
            %(agreement_id)s, %(agreement_status)s, %(agreement_cap_minor)s, 'signing', %(anchor_at)s, 0,
-           %(voucher_claim_id)s
+           %(voucher_claim_id)s, %(billing_day)s
     WHERE NOT EXISTS ({HOLDER_OF_RESOURCE})
     RETURNING id
 ), signed AS (
@@ -208,6 +215,7 @@ def _insert_contract(
                 "agreement_cap_minor": agreement.single_charge_cap.amount_minor,
                 "anchor_at": request.requested_at,
                 "voucher_claim_id": claim_id,
+                "billing_day": signed_billing_day(request, product),
                 "running": NON_FINAL,
                 "exclude": contract_id,
                 "dedup_key": f"{contract_id}:signed",

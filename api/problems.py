@@ -149,6 +149,7 @@ USER_REQUIRED = ProblemType("user-required", "User token required", 403)
 # Catalog
 INVALID_BILLING_CYCLE = ProblemType("invalid-billing-cycle", "Invalid billing cycle", 422)
 INVALID_RENEWAL_NOTICE = ProblemType("invalid-renewal-notice", "Invalid renewal notice", 422)
+INVALID_BILLING_DAY = ProblemType("invalid-billing-day", "Invalid billing day", 422)
 PRODUCT_NOT_FOUND = ProblemType("product-not-found", "Product not found", 404)
 CURRENCY_CHANGE_NOT_ALLOWED = ProblemType(
     "currency-change-not-allowed", "A product's currency cannot change", 422
@@ -207,6 +208,7 @@ _SPECIFIC_VALIDATION: dict[str, ProblemType] = {
     "invalid_billing_cycle": INVALID_BILLING_CYCLE,
     "invalid_renewal_notice": INVALID_RENEWAL_NOTICE,
     "renewal_notice_too_long": INVALID_RENEWAL_NOTICE,
+    "invalid_billing_day": INVALID_BILLING_DAY,
 }
 
 

@@ -27,7 +27,7 @@ from vouchers.redemption import check_claim_usable
 
 _PRODUCT = """
 SELECT id, name, resource_type, status, max_devices, unit_price_minor, currency, price_version,
-       billing_cycle, dunning_delays_seconds, dunning_max_attempts
+       billing_cycle, dunning_delays_seconds, dunning_max_attempts, billing_day, signup_billing_day_allowed
 FROM products WHERE id = %s
 """
 

@@ -31,6 +31,7 @@ class DemoProduct:
     resource_type: str = "cloud_video_storage"
     max_devices: int = 5
     renewal_notice: str | None = None  # None: the catalog's default for the cycle
+    signup_billing_day_allowed: bool = False
 
     def body(self) -> dict[str, Any]:
         notice = {"renewal_notice": self.renewal_notice} if self.renewal_notice else {}
@@ -44,6 +45,7 @@ class DemoProduct:
                 "delays_seconds": list(self.dunning_delays_seconds),
                 "max_attempts": self.dunning_max_attempts,
             },
+            "signup_billing_day_allowed": self.signup_billing_day_allowed,
         }
 
 
@@ -64,6 +66,8 @@ DEMO_PRODUCTS = (
         amount_minor=1500,
         dunning_delays_seconds=(86_400, 259_200, 432_000),
         dunning_max_attempts=4,
+        # Anniversaries by default; a signup may send `billing_day` to align (docs/billing.md).
+        signup_billing_day_allowed=True,
     ),
 )
 

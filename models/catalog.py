@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Column, Integer
+from sqlalchemy import ARRAY, Column, Integer, SmallInteger
 from sqlmodel import Field, SQLModel
 
 from models.columns import enum_column, now_column
@@ -31,6 +31,11 @@ class Product(SQLModel, table=True):
     dunning_max_attempts: int = Field(default=4, ge=1)
     # How long before each renewal charge the user is told of it (ISO-8601 duration); None: no notice.
     renewal_notice: str | None = Field(default=None, max_length=40)
+    # Calendar alignment (docs/billing.md): periods from this day of the month to the same day, in the
+    # contract's zone; None bills on each signup's anniversary.
+    billing_day: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    # Whether a signup may choose its own billing day (overriding `billing_day`).
+    signup_billing_day_allowed: bool = False
     created_at: datetime = now_column()
     updated_at: datetime = now_column()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, SmallInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.columns import enum_column, now_column, string_array
@@ -27,6 +27,8 @@ class Contract(SQLModel, table=True):
     price_version: int
     billing_cycle: str = Field(max_length=40)
     timezone: str = Field(default="UTC", max_length=64)
+    # The billing day the contract was signed with (the signup's or the product's); None: anniversary.
+    billing_day: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
     device_ids: list[str] = string_array()
     agreement_id: str = Field(max_length=100)
     agreement_status: str = Field(default="active", max_length=20)

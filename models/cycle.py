@@ -67,17 +67,32 @@ class BillingCycle(BaseModel):
             raise ValueError("anchor must be timezone-aware")
         if self.unit is CycleUnit.SECONDS:
             return (anchor + timedelta(seconds=self.count * index)).astimezone(UTC)
-        local = anchor.astimezone(ZoneInfo(tz))
-        naive = local.replace(tzinfo=None)
+        return self.wall_boundary(wall_clock(anchor, tz), index, tz)
+
+    def wall_boundary(self, wall: datetime, index: int, tz: str) -> datetime:
+        """Start of period `index` from an anchor given as a wall-clock time (naive, in `tz`), as an aware
+        UTC datetime. A calendar cycle only: an aligned schedule anchors on a local midnight that may not
+        exist as an instant in every month (a zone that springs forward at 00:00)."""
+        if wall.tzinfo is not None:
+            raise ValueError("wall must be a naive wall-clock time")
+        if self.unit is CycleUnit.SECONDS:
+            raise ValueError("a cycle of elapsed time has no wall-clock boundaries")
         if self.unit is CycleUnit.MONTHS:
-            naive = naive + relativedelta(months=self.count * index)
+            wall = wall + relativedelta(months=self.count * index)
         else:
-            naive = naive + timedelta(days=self.count * index)
+            wall = wall + timedelta(days=self.count * index)
         # Wall-clock arithmetic, then back to an instant: keeps 00:30 local at 00:30 across DST.
-        return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+        return wall.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
     def period(self, anchor: datetime, index: int, tz: str = "UTC") -> tuple[datetime, datetime]:
         return self.boundary(anchor, index, tz), self.boundary(anchor, index + 1, tz)
+
+
+def wall_clock(instant: datetime, tz: str) -> datetime:
+    """The naive wall-clock time an aware instant shows in `tz`."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return instant.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
 def utc(dt: datetime) -> datetime:

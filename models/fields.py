@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
+
+from models.schedule import FIRST_BILLING_DAY, INVALID_BILLING_DAY, LAST_BILLING_DAY, billing_day_problem
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
@@ -41,6 +44,26 @@ TimeZoneName = Annotated[
     ),
 ]
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
+
+
+def _billing_day(day: int) -> int:
+    problem = billing_day_problem(day)
+    if problem is not None:
+        # Its own error type, so the answer names what is allowed instead of a bare bound.
+        raise PydanticCustomError(INVALID_BILLING_DAY, problem)
+    return day
+
+
+BillingDay = Annotated[
+    StrictInt,
+    Field(
+        description=f"Day of the month ({FIRST_BILLING_DAY}-{LAST_BILLING_DAY}) on which periods start, at "
+        "midnight in the contract's time zone; monthly and yearly cycles only.",
+        examples=[1],
+        json_schema_extra={"minimum": FIRST_BILLING_DAY, "maximum": LAST_BILLING_DAY},
+    ),
+    AfterValidator(_billing_day),
+]
 
 
 class RequestBody(BaseModel):

@@ -34,6 +34,8 @@ class SignupRequest(Message):
     agreement_token: str
     timezone: str = "UTC"
     voucher_claim_id: str | None = None
+    # The signup's own billing day, where the product allows one (docs/billing.md).
+    billing_day: int | None = None
 
     def signing(self, requested_at: datetime) -> SignContractInput:
         return SignContractInput(

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.money import prorate_minor
+from models.schedule import Share
+
 
 class VerificationFailure(StrEnum):
     PRODUCT_DISCONTINUED = "product_discontinued"
@@ -48,6 +51,17 @@ class PlanPrice:
     discount_minor: int
     amount_minor: int
 
+    def discounted(self, discount_minor: int) -> PlanPrice:
+        """The same plan with a discount off its gross (a prorated gross too), never below zero."""
+        discount = max(0, min(discount_minor, self.gross_minor))
+        return PlanPrice(
+            device_ids=self.device_ids,
+            unit_price_minor=self.unit_price_minor,
+            gross_minor=self.gross_minor,
+            discount_minor=discount,
+            amount_minor=self.gross_minor - discount,
+        )
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -72,14 +86,18 @@ def qualifying_devices(group: tuple[str, ...], live: list[LiveDevice], owner: st
 
 def price_plan(device_ids: tuple[str, ...], unit_price_minor: int, discount_minor: int = 0) -> PlanPrice:
     gross = unit_price_minor * len(device_ids)
-    discount = max(0, min(discount_minor, gross))
-    return PlanPrice(
-        device_ids=device_ids,
-        unit_price_minor=unit_price_minor,
-        gross_minor=gross,
-        discount_minor=discount,
-        amount_minor=gross - discount,
-    )
+    return PlanPrice(device_ids, unit_price_minor, gross, 0, gross).discounted(discount_minor)
+
+
+def price_first_plan(device_ids: tuple[str, ...], unit_price_minor: int, share: Share | None) -> PlanPrice:
+    """Seed claim 2's plan: the group at the signed price, for the share of a full period that the first
+    period is (None: all of it). The group's gross is prorated once, half-up to a whole minor unit; the
+    unit price stays the full period's."""
+    plan = price_plan(device_ids, unit_price_minor)
+    if share is None:
+        return plan
+    gross = prorate_minor(plan.gross_minor, share.charged, share.full)
+    return PlanPrice(device_ids, unit_price_minor, gross, 0, gross)
 
 
 def verify_renewal(

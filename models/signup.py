@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from models.cycle import BillingCycle
 from models.enums import DeviceStatus, ProductStatus
-from models.messages import SignContractInput
+from models.messages import SignContractInput, SignupRequest
 from models.renewal import LiveDevice
+from models.schedule import BILLING_DAY_NOT_ALLOWED, BillingDayRefused, check_billing_day
 
 DEVICE_ALREADY_SUBSCRIBED = "device_already_subscribed"
 
@@ -43,6 +45,8 @@ class ProductTerms:
     billing_cycle: str
     dunning_delays_seconds: list[int]
     dunning_max_attempts: int
+    billing_day: int | None = None
+    signup_billing_day_allowed: bool = False
 
 
 class DeviceHolder(NamedTuple):
@@ -96,9 +100,36 @@ def check_signup(request: SignContractInput, facts: SignupFacts) -> ProductTerms
         ZoneInfo(request.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SignupRefused(
-            f"unknown time zone {request.timezone!r}", field="timezone", code="unknown_timezone"
+            f"unknown time zone {request.timezone!r}: use an IANA time zone name such as Europe/Berlin, "
+            "America/New_York or Asia/Shanghai",
+            field="timezone",
+            code="unknown_timezone",
         ) from None
+    signed_billing_day(request, product)
     return product
+
+
+def signed_billing_day(request: SignupRequest, product: ProductTerms) -> int | None:
+    """The billing day the contract is signed with: the signup's own, where the product allows one, else
+    the product's (None: periods follow the signup's anniversary)."""
+    if request.billing_day is None:
+        return product.billing_day
+    if not product.signup_billing_day_allowed:
+        allowed = (
+            f"its periods start on day {product.billing_day}"
+            if product.billing_day is not None
+            else "its periods follow each signup's anniversary"
+        )
+        raise SignupRefused(
+            f"this product does not let a signup choose its billing day: {allowed}; omit billing_day",
+            field="billing_day",
+            code=BILLING_DAY_NOT_ALLOWED,
+        )
+    try:
+        check_billing_day(request.billing_day, BillingCycle.parse(product.billing_cycle))
+    except BillingDayRefused as refused:
+        raise SignupRefused(refused.message, field="billing_day", code=refused.code) from None
+    return request.billing_day
 
 
 def check_devices_joinable(device_ids: Sequence[str], *, owner_user_id: str, live: list[LiveDevice]) -> None:

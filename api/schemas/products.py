@@ -13,7 +13,7 @@ from models.catalog import Product
 from models.cycle import BillingCycle, InvalidCycle
 from models.dunning import DEFAULT_DELAYS_SECONDS
 from models.enums import ProductStatus
-from models.fields import Name, PositiveInt, RequestBody, ResourceType
+from models.fields import BillingDay, Name, PositiveInt, RequestBody, ResourceType
 from models.money import Money
 from models.notice import InvalidNotice, notice_fits, parse_notice
 
@@ -89,6 +89,12 @@ class ProductCreate(RequestBody):
     status: ProductStatus = ProductStatus.ACTIVE
     # Omitted: P3D for cycles of a month or more, none for shorter ones. Null: no notice.
     renewal_notice: NoticeText | None = None
+    billing_day: BillingDay | None = Field(
+        default=None, description="Align every subscription's periods to this day; omit for anniversaries."
+    )
+    signup_billing_day_allowed: bool = Field(
+        default=False, description="Whether a signup may choose its own `billing_day`."
+    )
 
     @field_validator("renewal_notice")
     @classmethod
@@ -101,7 +107,8 @@ class ProductCreate(RequestBody):
 
 class ProductUpdate(RequestBody):
     """Only the fields sent change. A new unit price applies to running subscriptions from their next
-    period (the workflow re-reads the product at every renewal) and bumps `price_version`."""
+    period (the workflow re-reads the product at every renewal) and bumps `price_version`. A new billing day
+    applies to later signups only: a contract keeps the day it was signed with."""
 
     name: Name | None = None
     unit_price: Money | None = None
@@ -109,11 +116,16 @@ class ProductUpdate(RequestBody):
     dunning: DunningIn | None = None
     status: ProductStatus | None = None
     renewal_notice: NoticeText | None = Field(default=None, description="Null turns the notice off.")
+    billing_day: BillingDay | None = Field(default=None, description="null: back to signup anniversaries.")
+    signup_billing_day_allowed: bool | None = None
 
-    @field_validator("name", "unit_price", "max_devices", "dunning", "status", mode="before")
+    @field_validator(
+        "name", "unit_price", "max_devices", "dunning", "status", "signup_billing_day_allowed", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
-        # Omit a field to keep it; null would mean "unset", which only the renewal notice allows.
+        # Omit a field to keep it; null would mean "unset", which only the renewal notice and the billing
+        # day allow.
         if value is None:
             raise PydanticCustomError("null_not_allowed", "must not be null when sent")
         return value
@@ -135,6 +147,8 @@ class ProductOut(BaseModel):
     status: ProductStatus
     renewal_notice: str | None
     price_version: int
+    billing_day: int | None
+    signup_billing_day_allowed: bool
     created_at: datetime
     updated_at: datetime
 
@@ -153,6 +167,8 @@ class ProductOut(BaseModel):
             status=product.status,
             renewal_notice=product.renewal_notice,
             price_version=product.price_version,
+            billing_day=product.billing_day,
+            signup_billing_day_allowed=product.signup_billing_day_allowed,
             created_at=product.created_at,
             updated_at=product.updated_at,
         )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from models.contract import ChargeAttempt, ChargePlan, Contract
 from models.entitlement import ContractEvent
 from models.enums import AttemptStatus, CancelMode, PlanStatus, SubscriptionStatus
-from models.fields import AgreementToken, DeviceId, RequestBody, TimeZoneName
+from models.fields import AgreementToken, BillingDay, DeviceId, RequestBody, TimeZoneName
 from models.messages import SubscriptionProgress, SubscriptionState
 
 
@@ -25,6 +25,11 @@ class SubscriptionCreate(RequestBody):
     payment: PaymentIn
     voucher_claim_id: uuid.UUID | None = None
     timezone: TimeZoneName = "UTC"
+    billing_day: BillingDay | None = Field(
+        default=None,
+        description="This subscription's own billing day, where the product allows one; omit it to take the "
+        "product's.",
+    )
 
 
 class CancelIn(RequestBody):
@@ -134,6 +139,7 @@ class SubscriptionSummary(BaseModel):
     device_ids: list[str]
     current_period: int
     paid_through: datetime | None
+    billing_day: int | None = Field(description="The day of the month periods start on; null: anniversary.")
     termination_reason: str | None
     created_at: datetime
 
@@ -147,6 +153,7 @@ class SubscriptionSummary(BaseModel):
             device_ids=list(contract.device_ids),
             current_period=contract.current_period,
             paid_through=contract.paid_through,
+            billing_day=contract.billing_day,
             termination_reason=contract.termination_reason,
             created_at=contract.created_at,
         )

@@ -13,13 +13,36 @@ from api.schemas.products import ProductCreate, ProductUpdate, notice_too_long
 from infra.db import SessionFactory, transaction
 from models.catalog import Device, Product
 from models.contract import Contract
-from models.cycle import BillingCycle
+from models.cycle import BillingCycle, CycleUnit
 from models.entitlement import Entitlement
 from models.enums import DeviceStatus, EntitlementStatus, ProductStatus, SubscriptionStatus
 from models.notice import default_notice
+from models.schedule import BILLING_DAY_NEEDS_MONTHLY_CYCLE, BillingDayRefused, check_billing_day
+
+
+def _check_alignment(*, billing_cycle: str, billing_day: int | None, signup_day_allowed: bool) -> None:
+    """A billing day, the product's or a signup's, needs a cycle of whole months."""
+    cycle = BillingCycle.parse(billing_cycle)
+    try:
+        if billing_day is not None:
+            check_billing_day(billing_day, cycle)
+    except BillingDayRefused as refused:
+        raise problems.INVALID_BILLING_DAY(refused.message, field="billing_day", code=refused.code) from None
+    if signup_day_allowed and cycle.unit is not CycleUnit.MONTHS:
+        raise problems.INVALID_BILLING_DAY(
+            f"signups may choose a billing day only on a cycle of whole months (P1M, P3M, P1Y), not "
+            f"{cycle.to_iso()}",
+            field="signup_billing_day_allowed",
+            code=BILLING_DAY_NEEDS_MONTHLY_CYCLE,
+        )
 
 
 def create_product(*, sessions: SessionFactory, request: ProductCreate) -> Product:
+    _check_alignment(
+        billing_cycle=request.billing_cycle,
+        billing_day=request.billing_day,
+        signup_day_allowed=request.signup_billing_day_allowed,
+    )
     product = Product(
         name=request.name,
         resource_type=request.resource_type,
@@ -35,6 +58,8 @@ def create_product(*, sessions: SessionFactory, request: ProductCreate) -> Produ
             if "renewal_notice" in request.model_fields_set
             else default_notice(BillingCycle.parse(request.billing_cycle))
         ),
+        billing_day=request.billing_day,
+        signup_billing_day_allowed=request.signup_billing_day_allowed,
     )
     with transaction(sessions) as session:
         session.add(product)
@@ -75,6 +100,15 @@ def update_product(*, sessions: SessionFactory, product_id: uuid.UUID, request: 
                     error.message(), field="renewal_notice", code=error.type
                 )
             product.renewal_notice = request.renewal_notice
+        if "billing_day" in request.model_fields_set:
+            product.billing_day = request.billing_day
+        if request.signup_billing_day_allowed is not None:
+            product.signup_billing_day_allowed = request.signup_billing_day_allowed
+        _check_alignment(
+            billing_cycle=product.billing_cycle,
+            billing_day=product.billing_day,
+            signup_day_allowed=product.signup_billing_day_allowed,
+        )
         product.updated_at = datetime.now(UTC)
         session.add(product)
     return product

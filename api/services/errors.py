@@ -14,6 +14,7 @@ from api.problems import Problem, ProblemType
 from models.names import AGREEMENT_REJECTED as AGREEMENT_REJECTED_ERROR
 from models.names import INVALID_DEVICE_CHANGE, SUBSCRIPTION_ENDED
 from models.names import INVALID_SUBSCRIPTION as INVALID_SUBSCRIPTION_ERROR
+from models.schedule import BILLING_DAY_NEEDS_MONTHLY_CYCLE, BILLING_DAY_NOT_ALLOWED, INVALID_BILLING_DAY
 from models.signup import DEVICE_ALREADY_SUBSCRIBED, SignupRefused
 
 # `code` of an engine error -> problem type (codes from models.signup and the workflow's validator).
@@ -27,6 +28,9 @@ _BY_CODE: Mapping[str, ProblemType] = {
     "unknown_device": problems.UNKNOWN_DEVICE,
     "device_not_bound": problems.DEVICE_NOT_BOUND,
     "unknown_timezone": problems.UNKNOWN_TIMEZONE,
+    INVALID_BILLING_DAY: problems.INVALID_BILLING_DAY,
+    BILLING_DAY_NEEDS_MONTHLY_CYCLE: problems.INVALID_BILLING_DAY,
+    BILLING_DAY_NOT_ALLOWED: problems.INVALID_BILLING_DAY,
     "device_already_in_group": problems.DEVICE_ALREADY_IN_GROUP,
     "device_not_in_group": problems.DEVICE_NOT_IN_GROUP,
 }

@@ -33,6 +33,7 @@ def signup_request(*, user_id: str, body: SubscriptionCreate, contract_id: str) 
         agreement_token=body.payment.agreement_token,
         timezone=body.timezone,
         voucher_claim_id=str(body.voucher_claim_id) if body.voucher_claim_id else None,
+        billing_day=body.billing_day,
     )
 
 

@@ -25,6 +25,8 @@ def make_product(
     max_attempts: int = 4,
     resource_type: str = "cloud_video_storage",
     renewal_notice: str | None = None,
+    billing_day: int | None = None,
+    signup_billing_day_allowed: bool = False,
 ) -> uuid.UUID:
     product = Product(
         name=f"30-day cloud video {uuid.uuid4().hex[:4]}",
@@ -36,6 +38,8 @@ def make_product(
         dunning_delays_seconds=list(delays),
         dunning_max_attempts=max_attempts,
         renewal_notice=renewal_notice,
+        billing_day=billing_day,
+        signup_billing_day_allowed=signup_billing_day_allowed,
     )
     with transaction(sessions) as session:
         session.add(product)

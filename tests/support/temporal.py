@@ -82,6 +82,7 @@ async def start_subscription(
     timezone: str = "UTC",
     voucher_claim_id: uuid.UUID | None = None,
     contract_id: str | None = None,
+    billing_day: int | None = None,
 ) -> tuple[str, SubscriptionHandle]:
     contract_id = contract_id or str(uuid.uuid4())
     handle = await env.client.start_workflow(
@@ -96,6 +97,7 @@ async def start_subscription(
             periods_per_run=periods_per_run,
             local_charge_attempts=local_charge_attempts,
             voucher_claim_id=str(voucher_claim_id) if voucher_claim_id else None,
+            billing_day=billing_day,
         ),
         id=subscription_workflow_id(contract_id),
         task_queue=task_queue,

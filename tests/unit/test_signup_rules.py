@@ -21,6 +21,7 @@ from models.signup import (
     parse_product_id,
     parse_voucher_claim_id,
     refuse_if_held,
+    signed_billing_day,
 )
 
 PRODUCT = ProductTerms(
@@ -114,3 +115,53 @@ def test_ids_that_are_not_uuids_are_refused_by_field() -> None:
         with pytest.raises(SignupRefused, match=f"{field} is not a UUID") as refused:
             parse("nope")
         assert refused.value.code == f"invalid_{field}"
+
+
+ALIGNED = replace(PRODUCT, billing_day=1)
+CHOOSABLE = replace(PRODUCT, signup_billing_day_allowed=True)
+DAILY_CHOOSABLE = replace(CHOOSABLE, billing_cycle="P30D")
+
+
+@pytest.mark.parametrize(
+    ("product", "day", "expected"),
+    [
+        (PRODUCT, None, None),  # anniversary
+        (ALIGNED, None, 1),  # the product's day
+        (CHOOSABLE, 15, 15),  # the signup's own
+        (replace(CHOOSABLE, billing_day=1), 28, 28),  # the signup's overrides the product's
+        (replace(CHOOSABLE, billing_day=1), None, 1),
+    ],
+)
+def test_the_contract_is_signed_with_the_signups_day_where_allowed_else_the_products(
+    product: ProductTerms, day: int | None, expected: int | None
+) -> None:
+    request = _request(billing_day=day)
+    assert check_signup(request, SignupFacts(product, BOUND, None)) is product
+    assert signed_billing_day(request, product) == expected
+
+
+@pytest.mark.parametrize(
+    ("product", "day", "code", "says"),
+    [
+        (ALIGNED, 15, "billing_day_not_allowed", "day 1"),
+        (PRODUCT, 15, "billing_day_not_allowed", "anniversary"),
+        (CHOOSABLE, 0, "invalid_billing_day", "from 1 to 28"),
+        (CHOOSABLE, 29, "invalid_billing_day", "from 1 to 28"),
+        (CHOOSABLE, 31, "invalid_billing_day", "from 1 to 28"),
+        (DAILY_CHOOSABLE, 1, "billing_day_needs_monthly_cycle", "P1M"),
+    ],
+)
+def test_a_billing_day_the_product_does_not_take_is_refused_saying_what_is_allowed(
+    product: ProductTerms, day: int, code: str, says: str
+) -> None:
+    with pytest.raises(SignupRefused) as refused:
+        check_signup(_request(billing_day=day), SignupFacts(product, BOUND, None))
+    assert (refused.value.field, refused.value.code) == ("billing_day", code)
+    assert says in refused.value.message
+
+
+def test_an_unknown_time_zone_is_refused_with_examples_of_real_ones() -> None:
+    with pytest.raises(SignupRefused) as refused:
+        check_signup(_request(timezone="Mars/Olympus_Mons"), FACTS)
+    assert (refused.value.field, refused.value.code) == ("timezone", "unknown_timezone")
+    assert "IANA" in refused.value.message and "Europe/Berlin" in refused.value.message

@@ -27,6 +27,9 @@ CASES = {
     "discontinued_product": "product_discontinued",
     "too_many_devices": "too_many_devices",
     "unknown_timezone": "unknown_timezone",
+    "billing_day_not_allowed": "billing_day_not_allowed",
+    "billing_day_31": "invalid_billing_day",
+    "billing_day_on_a_30_day_cycle": "billing_day_needs_monthly_cycle",
 }
 
 
@@ -41,7 +44,7 @@ async def test_bad_signup_fails_signing_without_writing_anything(
     product_id = make_product(sessions, max_devices=2)
     mine = make_devices(sessions, owner="sam", count=3)
     theirs = make_devices(sessions, owner="someone-else", count=1)
-    devices, timezone = mine[:1], "UTC"
+    devices, timezone, billing_day = mine[:1], "UTC", None
     if case == "unknown_product":
         product_id = uuid.uuid4()
     elif case == "empty_devices":
@@ -58,6 +61,12 @@ async def test_bad_signup_fails_signing_without_writing_anything(
         devices = mine
     elif case == "unknown_timezone":
         timezone = "Mars/Olympus_Mons"
+    elif case.startswith("billing_day"):
+        # Signing checks the day itself: a workflow can be started without the API's checks.
+        billing_day = 31 if case == "billing_day_31" else 15
+        if case != "billing_day_not_allowed":
+            cycle = "P1M" if case == "billing_day_31" else "P30D"
+            product_id = make_product(sessions, cycle=cycle, signup_billing_day_allowed=True)
 
     contract_id, handle = await start_subscription(
         env,
@@ -66,6 +75,7 @@ async def test_bad_signup_fails_signing_without_writing_anything(
         product_id=product_id,
         device_ids=devices,
         timezone=timezone,
+        billing_day=billing_day,
     )
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
