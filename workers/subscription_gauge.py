@@ -1,0 +1,25 @@
+"""Subscriptions by status, for Prometheus: counted in PostgreSQL when scraped, at most once per
+`Settings.subscription_gauge_seconds`, so the figure is right after any restart and whichever worker is
+scraped."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from infra.db_gauge import CachedQueryGauge
+from infra.metrics import PREFIX
+from models.enums import SubscriptionStatus
+
+_BY_STATUS = "SELECT status, count(*) FROM contracts GROUP BY status"
+
+
+def subscriptions_gauge(engine: Engine, *, max_age_seconds: float) -> CachedQueryGauge:
+    return CachedQueryGauge(
+        name=f"{PREFIX}_subscriptions",
+        documentation="Subscriptions (contracts) by status, read from the database.",
+        labels=["status"],
+        engine=engine,
+        sql=_BY_STATUS,
+        max_age_seconds=max_age_seconds,
+        always=[(status.value,) for status in SubscriptionStatus],
+    )
