@@ -28,6 +28,7 @@ class Banner:
     curl: str | None
     log_dir: Path
     webhooks: str | None = None
+    metrics: dict[str, str] | None = None  # process -> its /metrics URL
 
 
 class StackView:
@@ -60,6 +61,8 @@ class StackView:
             table.add_row("Temporal UI", banner.temporal_ui_url)
         if banner.webhooks:
             table.add_row("Webhooks", banner.webhooks)
+        if banner.metrics:
+            table.add_row("Metrics", "\n".join(f"{name}: {url}" for name, url in banner.metrics.items()))
         table.add_row("Logs", str(banner.log_dir))
         self._print(Panel(table, title="iot-billing is running", expand=False))
         # Tokens and the curl are printed raw (no wrapping, no markup) so they paste as they are.

@@ -181,7 +181,5 @@ def release_claim(
         return
     expired = row[2] == ClaimStatus.EXPIRED
     after_commit(session, VOUCHER_RELEASES.labels(expired=str(expired).lower()).inc)
-    event = voucher_events.released(
-        claim_id=claim_id, contract_id=contract_id, expired=expired
-    )
+    event = voucher_events.released(claim_id=claim_id, contract_id=contract_id, expired=expired)
     write_voucher_event(driver_connection(session), voucher_id=row[0], user_id=row[1], event=event)

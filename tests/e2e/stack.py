@@ -37,10 +37,21 @@ class Ports:
     gateway: int
     temporal: int
     temporal_ui: int
+    worker_metrics: int
+    worker_sdk_metrics: int
+    dispatcher_metrics: int
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(api=free_port(), gateway=free_port(), temporal=free_port(), temporal_ui=free_port())
+        return cls(
+            api=free_port(),
+            gateway=free_port(),
+            temporal=free_port(),
+            temporal_ui=free_port(),
+            worker_metrics=free_port(),
+            worker_sdk_metrics=free_port(),
+            dispatcher_metrics=free_port(),
+        )
 
 
 @dataclass
@@ -75,6 +86,9 @@ class RunningStack:
             "IOT_BILLING_GATEWAY_PORT": str(self.ports.gateway),
             "IOT_BILLING_TEMPORAL_PORT": str(self.ports.temporal),
             "IOT_BILLING_TEMPORAL_UI_PORT": str(self.ports.temporal_ui),
+            "IOT_BILLING_WORKER_METRICS_PORT": str(self.ports.worker_metrics),
+            "IOT_BILLING_WORKER_SDK_METRICS_PORT": str(self.ports.worker_sdk_metrics),
+            "IOT_BILLING_DISPATCHER_METRICS_PORT": str(self.ports.dispatcher_metrics),
             "IOT_BILLING_ADMIN_TOKEN": ADMIN_TOKEN,
             "IOT_BILLING_USER_TOKEN_SECRET": USER_TOKEN_SECRET,
         }
