@@ -153,12 +153,16 @@ async def run_dispatcher(settings: Settings) -> None:
         tracing.instrument_clients()
     engine = make_engine(settings.database_url, pool_size=min(settings.db_pool_size, 10))
     REGISTRY.register(outbox_lag_gauge(engine))
-    metrics_port = serve_metrics(settings.dispatcher_metrics_port, host=settings.metrics_host)
+    metrics = serve_metrics(settings.dispatcher_metrics_port, host=settings.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("dispatcher started", concurrency=settings.dispatcher_concurrency, metrics_port=metrics_port)
+    log.info(
+        "dispatcher started",
+        concurrency=settings.dispatcher_concurrency,
+        metrics_port=metrics.server_port if metrics else None,
+    )
     try:
         async with http_client(settings) as client:
             await Dispatcher(settings, make_session_factory(engine), client).run(stop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 from sqlalchemy import event
@@ -87,11 +88,12 @@ def after_commit(session: Session, count: Callable[[], None]) -> None:
     event.listen(session, "after_commit", lambda _session: count(), once=True)
 
 
-def serve_metrics(port: int | None, *, host: str, registry: CollectorRegistry = REGISTRY) -> int | None:
-    """Serve `/metrics` on a thread of this process; None (no port) serves nothing. The port served is
-    returned: 0 asks the system for a free one (tests)."""
+def serve_metrics(
+    port: int | None, *, host: str, registry: CollectorRegistry = REGISTRY
+) -> WSGIServer | None:
+    """Serve `/metrics` on a thread of this process until it exits (or `shutdown()`); no port serves
+    nothing. Port 0 asks the system for a free one (tests), found in the server's `server_port`."""
     if port is None:
         return None
     server, _thread = start_http_server(port, addr=host, registry=registry)
-    bound: int = server.server_port
-    return bound
+    return server

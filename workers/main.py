@@ -75,7 +75,7 @@ async def run_worker(settings: Settings) -> None:
         interceptors=tracing.interceptors() if tracing is not None else (),
     )
     REGISTRY.register(subscriptions_gauge(engine, max_age_seconds=settings.subscription_gauge_seconds))
-    metrics_port = serve_metrics(settings.worker_metrics_port, host=settings.metrics_host)
+    metrics = serve_metrics(settings.worker_metrics_port, host=settings.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +96,7 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.task_queue,
             temporal=settings.temporal_address,
             frozen_objects=frozen,
-            metrics_port=metrics_port,
+            metrics_port=metrics.server_port if metrics else None,
             sdk_metrics_port=sdk_metrics,
         )
         async with worker:

@@ -4,6 +4,9 @@ scraped."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 
 from infra.db_gauge import CachedQueryGauge
@@ -13,7 +16,9 @@ from models.enums import SubscriptionStatus
 _BY_STATUS = "SELECT status, count(*) FROM contracts GROUP BY status"
 
 
-def subscriptions_gauge(engine: Engine, *, max_age_seconds: float) -> CachedQueryGauge:
+def subscriptions_gauge(
+    engine: Engine, *, max_age_seconds: float, clock: Callable[[], float] = time.monotonic
+) -> CachedQueryGauge:
     return CachedQueryGauge(
         name=f"{PREFIX}_subscriptions",
         documentation="Subscriptions (contracts) by status, read from the database.",
@@ -22,4 +27,5 @@ def subscriptions_gauge(engine: Engine, *, max_age_seconds: float) -> CachedQuer
         sql=_BY_STATUS,
         max_age_seconds=max_age_seconds,
         always=[(status.value,) for status in SubscriptionStatus],
+        clock=clock,
     )
