@@ -47,5 +47,7 @@ def end_entitlements(
 
 
 def _count_revoked(ended: list[tuple[str, str, datetime]], reason: str) -> None:
+    # A reason's detail after the colon (a decline code, an attempt count) would multiply the series.
+    kind = reason.partition(":")[0]
     for _device_id, resource_type, _until in ended:
-        ENTITLEMENTS_REVOKED.labels(resource_type=resource_type, reason=reason).inc()
+        ENTITLEMENTS_REVOKED.labels(resource_type=resource_type, reason=kind).inc()
