@@ -10,7 +10,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.metrics import PREFIX
+from infra.metrics import PREFIX, exposing_process
 
 # Requests no route matched (scanners, typos): one series for all of them.
 UNMATCHED = "unmatched"
@@ -62,6 +62,7 @@ def _route(scope: Scope) -> str:
 
 def add_metrics_route(app: FastAPI) -> None:
     """`GET /metrics` on the app's own port, outside the OpenAPI document."""
+    exposing_process()
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
