@@ -96,8 +96,6 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(default=9464, ge=1, le=65535)
     worker_sdk_metrics_port: int | None = Field(default=9465, ge=1, le=65535)
     dispatcher_metrics_port: int | None = Field(default=9466, ge=1, le=65535)
-    # The subscriptions-by-status gauge reuses its last count for this long before asking the database again.
-    subscription_gauge_seconds: float = Field(default=30, gt=0, le=30)
     # Traces go to this OTLP/HTTP collector (the variable OpenTelemetry's own exporters read); unset, no
     # tracing is set up at all.
     otel_exporter_otlp_endpoint: str | None = Field(

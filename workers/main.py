@@ -74,7 +74,7 @@ async def run_worker(settings: Settings) -> None:
         runtime=metrics_runtime(None if sdk_metrics is None else f"{settings.metrics_host}:{sdk_metrics}"),
         interceptors=tracing.interceptors() if tracing is not None else (),
     )
-    REGISTRY.register(subscriptions_gauge(engine, max_age_seconds=settings.subscription_gauge_seconds))
+    REGISTRY.register(subscriptions_gauge(engine))
     metrics = serve_metrics(settings.worker_metrics_port, host=settings.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -69,7 +69,7 @@ async def test_the_worker_endpoint_counts_subscriptions_by_status_from_the_datab
     assert paid.status_code == 201, paid.text
     now = [0.0]
     registry = CollectorRegistry()
-    registry.register(subscriptions_gauge(engine, max_age_seconds=30, clock=lambda: now[0]))
+    registry.register(subscriptions_gauge(engine, clock=lambda: now[0]))
     server = serve_metrics(0, host="127.0.0.1", registry=registry)
     assert server is not None
 
