@@ -36,13 +36,13 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the client sees when the app raises before answering
+        status: int | None = None
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                # The route is known once the router matched, long before the response starts.
+                # The time to the response's start: a streamed body's length says nothing of the server.
                 HTTP_REQUEST_SECONDS.labels(scope["method"], _route(scope)).observe(
                     time.perf_counter() - started
                 )
@@ -51,7 +51,12 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            HTTP_REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
+            if status is None:
+                # The app raised before answering; the server answers 500.
+                HTTP_REQUEST_SECONDS.labels(scope["method"], _route(scope)).observe(
+                    time.perf_counter() - started
+                )
+            HTTP_REQUESTS.labels(scope["method"], _route(scope), str(status or 500)).inc()
 
 
 def _route(scope: Scope) -> str:

@@ -4,6 +4,8 @@ from the database)."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
@@ -40,6 +42,8 @@ async def test_a_signup_and_a_decline_move_the_counters_without_ids_in_labels(
     assert declined.status_code == 402, declined.text
     contract_id = paid.json()["id"]
     assert (await http.get(f"/v1/subscriptions/{contract_id}", headers=user("alice"))).status_code == 200
+    stray = f"/v1/no-such-thing/{uuid.uuid4()}"
+    assert (await http.get(stray)).status_code == 404
     after = await _scrape(http)
 
     charges = "iot_billing_charges_total"
@@ -55,8 +59,17 @@ async def test_a_signup_and_a_decline_move_the_counters_without_ids_in_labels(
     detail = "/v1/subscriptions/{subscription_id}"
     assert moved(before, after, requests, method="GET", route=detail, status="200") == 1
     assert moved(before, after, "iot_billing_http_request_seconds_count", method="GET", route=detail) == 1
+    assert moved(before, after, requests, method="GET", route="unmatched", status="404") == 1
 
-    ids = {contract_id, declined.json()["subscription_id"], "alice", "bob", *paid_devices, *declined_devices}
+    ids = {
+        stray.rsplit("/", 1)[1],
+        contract_id,
+        declined.json()["subscription_id"],
+        "alice",
+        "bob",
+        *paid_devices,
+        *declined_devices,
+    }
     leaked = [v for v in label_values(after) if any(i in v for i in ids)]
     assert leaked == []
 
