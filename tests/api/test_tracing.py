@@ -114,10 +114,11 @@ async def test_one_trace_crosses_the_api_temporal_the_activity_the_gateway_and_p
         [span] = [s for s in trace if s.name == name]
         assert [a.name for a in _ancestors(span, by_id)] == [start, "POST /v1/subscriptions"]
     [signing] = [s for s in trace if s.kind is SpanKind.CLIENT and _url(s).endswith("/v1/agreements")]
-    assert signing.parent is not None and signing.parent.span_id == charge.parent.span_id  # type: ignore[union-attr]
+    assert charge.parent is not None and signing.parent is not None
+    assert signing.parent.span_id == charge.parent.span_id  # signed and charged in the same activity
 
     queries = [s for s in trace if s.attributes and s.attributes.get("db.system") == "postgresql"]
-    activity = by_id[charge.parent.span_id]  # type: ignore[union-attr]
+    activity = by_id[charge.parent.span_id]
     in_activity = [
         q for q in queries if q.parent is not None and q.parent.span_id == activity.context.span_id
     ]
