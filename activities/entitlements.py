@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col
 
+from infra.metrics import ENTITLEMENTS_REVOKED, after_commit
 from models.entitlement import Entitlement
 from models.enums import EntitlementStatus
 
@@ -39,4 +40,14 @@ def end_entitlements(
     if device_ids is not None:
         statement = statement.where(col(Entitlement.device_id).in_(list(device_ids)))
     # Core statement on the connection: no ORM bulk-persistence machinery for rows we never load.
-    return [(row[0], row[1], row[2]) for row in session.connection().execute(statement)]
+    ended = [(row[0], row[1], row[2]) for row in session.connection().execute(statement)]
+    if ended:
+        after_commit(session, lambda: _count_revoked(ended, reason))
+    return ended
+
+
+def _count_revoked(ended: list[tuple[str, str, datetime]], reason: str) -> None:
+    # A reason's detail after the colon (a decline code, an attempt count) would multiply the series.
+    kind = reason.partition(":")[0]
+    for _device_id, resource_type, _until in ended:
+        ENTITLEMENTS_REVOKED.labels(resource_type=resource_type, reason=kind).inc()

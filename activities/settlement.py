@@ -11,6 +11,7 @@ ORM loads and flushes would cost more than the work itself."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from psycopg.types.json import Jsonb
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
+from activities.charge_metrics import count_charge, count_entitlements_opened
 from activities.entitlements import end_entitlements
 from activities.events import append_event
 from events import subscriptions as subscription_events
@@ -35,7 +37,7 @@ from events.outbox import (
     outbox_insert,
     write_subscription_events,
 )
-from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, PaymentGateway
+from gateway.protocol import ChargeReference, ChargeResult, ChargeStatus, GatewayUnavailable, PaymentGateway
 from infra.db import SessionFactory, alone, driver_connection, transaction
 from models.contract import charge_idempotency_key
 from models.cycle import BillingCycle
@@ -519,14 +521,35 @@ def settle_period(
     if isinstance(prepared, SettleOutcome):
         return prepared
     if prepared.amount.amount_minor == 0:
-        return _record(sessions, prepared, None)
-    # GatewayUnavailable propagates: Temporal retries the activity, which resumes at the pending attempt.
-    result = gateway.charge(
-        agreement_id=prepared.agreement_id,
-        amount=prepared.amount,
-        idempotency_key=prepared.idempotency_key,
-        reference=ChargeReference(
-            contract_id=request.contract_id, period=request.period, attempt=request.attempt
-        ),
+        return _opened(_record(sessions, prepared, None), prepared)
+    started = time.perf_counter()
+    try:
+        result = gateway.charge(
+            agreement_id=prepared.agreement_id,
+            amount=prepared.amount,
+            idempotency_key=prepared.idempotency_key,
+            reference=ChargeReference(
+                contract_id=request.contract_id, period=request.period, attempt=request.attempt
+            ),
+        )
+    except GatewayUnavailable:
+        # Propagates: Temporal retries the activity, which resumes at the pending attempt.
+        count_charge(
+            resource_type=prepared.resource_type,
+            attempt=request.attempt,
+            result=None,
+            seconds=time.perf_counter() - started,
+        )
+        raise
+    seconds = time.perf_counter() - started
+    outcome = _record(sessions, prepared, result)
+    count_charge(
+        resource_type=prepared.resource_type, attempt=request.attempt, result=result, seconds=seconds
     )
-    return _record(sessions, prepared, result)
+    return _opened(outcome, prepared)
+
+
+def _opened(outcome: SettleOutcome, pending: _Pending) -> SettleOutcome:
+    if outcome.kind is SettleKind.PAID:
+        count_entitlements_opened(resource_type=pending.resource_type, devices=len(outcome.device_ids))
+    return outcome

@@ -38,8 +38,10 @@ from api.routes import (
 from api.routes.codec import CodecCors
 from api.webhooks_doc import document_webhooks
 from infra.db import make_engine
+from infra.request_metrics import RequestMetricsMiddleware, add_metrics_route
 from infra.settings import Settings
 from infra.temporal import connect
+from infra.tracing import Tracing, otlp_tracing
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -56,7 +58,9 @@ and the offending `field`. Request bodies are limited to 64 KiB.
 """
 
 
-def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    runtime: Runtime, tracing: Tracing | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         settings = runtime.settings
@@ -66,7 +70,10 @@ def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManag
         try:
             if runtime.temporal is None:
                 runtime.temporal = await connect(
-                    settings.temporal_address, settings.temporal_namespace, codec=settings.payload_codec()
+                    settings.temporal_address,
+                    settings.temporal_namespace,
+                    codec=settings.payload_codec(),
+                    interceptors=tracing.interceptors() if tracing is not None else (),
                 )
             log.info("api started", temporal=settings.temporal_address, task_queue=settings.task_queue)
             yield
@@ -74,6 +81,8 @@ def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManag
             if built_engine and runtime.engine is not None:
                 runtime.engine.dispose()
                 runtime.engine = None
+            if tracing is not None:
+                tracing.shutdown()
             log.info("api stopped")
 
     return lifespan
@@ -94,9 +103,19 @@ def _include_optional(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, temporal_client: Client | None = None, engine: Engine | None = None
+    settings: Settings | None = None,
+    *,
+    temporal_client: Client | None = None,
+    engine: Engine | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
+    """`tracing` traces the app's requests; when it is not given, an OTLP endpoint in the settings sets it up
+    (and then the engine and client the lifespan builds are traced too)."""
     settings = settings or Settings()
+    if tracing is None:
+        tracing = otlp_tracing(settings.otel_exporter_otlp_endpoint, service="iot-billing-api")
+        if tracing is not None:
+            tracing.instrument_clients()
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -107,15 +126,19 @@ def create_app(
         title="iot-billing",
         version="0.1.0",
         description=DESCRIPTION,
-        lifespan=_lifespan(runtime),
+        lifespan=_lifespan(runtime, tracing),
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every answer carries the id
     install_problem_handlers(app)
     for module in (health, products, devices, entitlements, subscriptions, events, webhooks, codec, operator):
         app.include_router(module.router)
     document_webhooks(app)
     _include_optional(app)
+    add_metrics_route(app)
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app

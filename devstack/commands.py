@@ -39,6 +39,10 @@ def child_env(
     # The demo's webhook receivers (`iot-billing listen`) listen on 127.0.0.1.
     env.setdefault("IOT_BILLING_WEBHOOK_ALLOW_PRIVATE", "true")
     env["IOT_BILLING_PAYLOAD_KEYS"] = payload_keys
+    env["IOT_BILLING_METRICS_HOST"] = stack.metrics_host
+    env["IOT_BILLING_WORKER_METRICS_PORT"] = str(stack.worker_metrics_port)
+    env["IOT_BILLING_WORKER_SDK_METRICS_PORT"] = str(stack.worker_sdk_metrics_port)
+    env["IOT_BILLING_DISPATCHER_METRICS_PORT"] = str(stack.dispatcher_metrics_port)
     # The dev UI calls the codec endpoint from its own origin.
     if stack.temporal_ui_url and "IOT_BILLING_CODEC_CORS_ORIGINS" not in env:
         env["IOT_BILLING_CODEC_CORS_ORIGINS"] = stack.temporal_ui_url

@@ -22,6 +22,12 @@ class StackSettings(BaseSettings):
     temporal_ip: str = "127.0.0.1"
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    # Prometheus endpoints of the worker (ours and the Temporal SDK's) and the dispatcher; the same variables
+    # `infra.settings.Settings` reads, passed on to those children. The API and gateway serve /metrics too.
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=1, le=65535)
+    worker_sdk_metrics_port: int = Field(default=9465, ge=1, le=65535)
+    dispatcher_metrics_port: int = Field(default=9466, ge=1, le=65535)
     # Set these to use servers that already run instead of the embedded ones.
     external_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     external_temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
@@ -46,6 +52,17 @@ class StackSettings(BaseSettings):
     @property
     def gateway_url(self) -> str:
         return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Where each process serves `/metrics`, by process."""
+        host = self.metrics_host
+        return {
+            "api": f"{self.api_url}/metrics",
+            "worker": f"http://{host}:{self.worker_metrics_port}/metrics",
+            "temporal sdk": f"http://{host}:{self.worker_sdk_metrics_port}/metrics",
+            "dispatcher": f"http://{host}:{self.dispatcher_metrics_port}/metrics",
+            "gateway": f"{self.gateway_url}/metrics",
+        }
 
     @property
     def temporal_address(self) -> str:

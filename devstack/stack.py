@@ -140,6 +140,12 @@ class DevStack:
         stack = self.stack
         ports = {"API": (stack.api_host, stack.api_port, "IOT_BILLING_API_PORT")}
         ports["gateway"] = (stack.gateway_host, stack.gateway_port, "IOT_BILLING_GATEWAY_PORT")
+        for name, port in (
+            ("worker_metrics", stack.worker_metrics_port),
+            ("worker_sdk_metrics", stack.worker_sdk_metrics_port),
+            ("dispatcher_metrics", stack.dispatcher_metrics_port),
+        ):
+            ports[name.replace("_", " ")] = (stack.metrics_host, port, f"IOT_BILLING_{name.upper()}_PORT")
         if not stack.external_temporal_address:
             ports["Temporal"] = (stack.temporal_ip, stack.temporal_port, "IOT_BILLING_TEMPORAL_PORT")
             ports["Temporal UI"] = (stack.temporal_ip, stack.temporal_ui_port, "IOT_BILLING_TEMPORAL_UI_PORT")
@@ -223,6 +229,7 @@ class DevStack:
             curl=curl,
             log_dir=stack.log_dir,
             webhooks="dispatcher running; watch events with `iot-billing listen`",
+            metrics=stack.metrics_urls(),
         )
 
     def _spawn(

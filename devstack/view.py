@@ -27,6 +27,7 @@ class Banner:
     curl: str | None
     log_dir: Path
     webhooks: str | None = None
+    metrics: dict[str, str] | None = None  # process -> its /metrics URL
 
 
 class StackView:
@@ -59,6 +60,8 @@ class StackView:
             table.add_row("UI decoding", f"sign in at {banner.api_url}/operator")
         if banner.webhooks:
             table.add_row("Webhooks", banner.webhooks)
+        if banner.metrics:
+            table.add_row("Metrics", "\n".join(f"{name}: {url}" for name, url in banner.metrics.items()))
         table.add_row("Logs", str(banner.log_dir))
         self._print(Panel(table, title="iot-billing is running", expand=False))
         # Tokens and the curl are printed raw (no wrapping, no markup) so they paste as they are.

@@ -9,15 +9,19 @@ import signal
 
 import httpx
 import structlog
+from prometheus_client import REGISTRY
 from sqlalchemy.exc import DBAPIError
 
+from dispatcher.metrics import count_delivery, outbox_lag_gauge
 from dispatcher.planner import plan_deliveries
 from dispatcher.queue import Claim, Outcome, claim_due, record_outcome
 from dispatcher.sender import send
 from dispatcher.wakeup import listen_for_events
 from infra.db import SessionFactory, make_engine, make_session_factory
 from infra.logging import configure_logging
+from infra.metrics import serve_metrics
 from infra.settings import Settings
+from infra.tracing import otlp_tracing
 from webhooks.backoff import next_wait
 
 log = structlog.get_logger(__name__)
@@ -121,6 +125,7 @@ class Dispatcher:
                 await asyncio.sleep(RECORD_RETRY_SECONDS)
         else:
             return
+        count_delivery(claim, outcome, retrying=next_at is not None)
         log.info(
             "delivered" if outcome.delivered else ("retry scheduled" if next_at else "gave up"),
             event_id=claim.envelope.id,
@@ -143,15 +148,26 @@ def http_client(settings: Settings) -> httpx.AsyncClient:
 
 async def run_dispatcher(settings: Settings) -> None:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    tracing = otlp_tracing(settings.otel_exporter_otlp_endpoint, service="iot-billing-dispatcher")
+    if tracing is not None:
+        tracing.instrument_clients()
     engine = make_engine(settings.database_url, pool_size=min(settings.db_pool_size, 10))
+    REGISTRY.register(outbox_lag_gauge(engine))
+    metrics = serve_metrics(settings.dispatcher_metrics_port, host=settings.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("dispatcher started", concurrency=settings.dispatcher_concurrency)
+    log.info(
+        "dispatcher started",
+        concurrency=settings.dispatcher_concurrency,
+        metrics_port=metrics.server_port if metrics else None,
+    )
     try:
         async with http_client(settings) as client:
             await Dispatcher(settings, make_session_factory(engine), client).run(stop)
     finally:
         engine.dispose()
+        if tracing is not None:
+            tracing.shutdown()
         log.info("dispatcher stopped")

@@ -1,4 +1,5 @@
-"""structlog configured once per process: JSON off a terminal, console on one, Temporal ids on every line."""
+"""structlog configured once per process: JSON off a terminal, console on one, Temporal ids and the current
+trace and span ids on every line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from temporalio import activity
 
 
@@ -21,6 +23,15 @@ def _merge_temporal_context(_logger: Any, _method: str, event_dict: dict[str, An
     return event_dict
 
 
+def _merge_trace_context(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # Ids as the OTLP backends show them, so a log line leads to its trace and back.
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
 def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
     json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
@@ -32,6 +43,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _merge_temporal_context,
+        _merge_trace_context,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -91,6 +91,19 @@ class Settings(BaseSettings):
     # The longest a dispatcher sleeps between looks when no notice wakes it (retries come due this way).
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # Prometheus: where the worker and the dispatcher serve `/metrics` (the API and the sandbox gateway serve
+    # it on their own HTTP port). The worker serves the Temporal SDK's metrics on a port of their own. Unset
+    # (empty) serves nothing; 0.0.0.0 lets a scraper on another host in.
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=9464, ge=1, le=65535)
+    worker_sdk_metrics_port: int | None = Field(default=9465, ge=1, le=65535)
+    dispatcher_metrics_port: int | None = Field(default=9466, ge=1, le=65535)
+    # Traces go to this OTLP/HTTP collector (the variable OpenTelemetry's own exporters read); unset, no
+    # tracing is set up at all.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:
         if self.environment != "development":
@@ -125,7 +138,16 @@ class Settings(BaseSettings):
         """The payload codec every Temporal client, worker and replayer of this configuration uses."""
         return codec_for(None if self.payload_keys is None else self.payload_keys.get_secret_value())
 
-    @field_validator("user_token_jwks_url", "user_token_issuer", "user_token_audience", mode="before")
+    @field_validator(
+        "user_token_jwks_url",
+        "user_token_issuer",
+        "user_token_audience",
+        "worker_metrics_port",
+        "worker_sdk_metrics_port",
+        "dispatcher_metrics_port",
+        "otel_exporter_otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # Compose files and shells often set a variable to nothing to mean "not configured".

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 
@@ -57,9 +58,34 @@ def data_converter(codec: PayloadCodec | None) -> DataConverter:
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
-async def connect(address: str, namespace: str = "default", *, codec: PayloadCodec | None) -> Client:
+async def connect(
+    address: str,
+    namespace: str = "default",
+    *,
+    codec: PayloadCodec | None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
     # `codec` has no default: every caller says whether its payloads are encrypted (Settings.payload_codec).
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter(codec))
+    return await Client.connect(
+        address,
+        namespace=namespace,
+        data_converter=data_converter(codec),
+        runtime=runtime,
+        interceptors=interceptors,
+    )
+
+
+def metrics_runtime(bind_address: str | None) -> Runtime | None:
+    """A Temporal runtime whose SDK metrics (workflow and activity task latencies, slots, polls, cache) are
+    served for Prometheus at `http://<bind_address>/metrics`; None keeps the SDK's default runtime. One per
+    process: each runtime starts its own threads and its own server."""
+    if bind_address is None:
+        return None
+    prometheus = PrometheusConfig(
+        bind_address=bind_address, counters_total_suffix=True, durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
 
 
 async def register_search_attributes(

@@ -32,6 +32,7 @@ from sqlmodel import Session, col
 
 from events import vouchers as voucher_events
 from infra.db import driver_connection, execute_alone
+from infra.metrics import VOUCHER_CLAIMS, after_commit
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherHolding, VoucherStatus
 from vouchers.errors import IdempotencyKeyReused, NotClaimable, VoucherNotFound
 from vouchers.rules import claim_refusal
@@ -184,6 +185,8 @@ def claim_voucher(
     if replayed_claim_id is not None:
         assert idempotency is not None, "only a keyed claim can be a replay"
         return _replay(session, request=idempotency, claim_id=replayed_claim_id, request_hash=replayed_hash)
+
+    after_commit(session, VOUCHER_CLAIMS.inc)
 
     def build() -> tuple[VoucherClaim, Voucher]:
         claim = VoucherClaim(

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from events import vouchers as voucher_events
 from events.outbox import write_voucher_event
 from infra.db import driver_connection
+from infra.metrics import VOUCHER_REDEMPTIONS, VOUCHER_RELEASES, after_commit
 from models.catalog import Product
 from models.voucher import ClaimStatus, Voucher, VoucherClaim, VoucherStatus
 from vouchers.errors import VoucherNotUsable
@@ -145,6 +146,7 @@ def mark_used(session: Session, *, claim_id: uuid.UUID, contract_id: uuid.UUID, 
     ).first()
     if row is None:
         return
+    after_commit(session, VOUCHER_REDEMPTIONS.inc)
     event = voucher_events.redeemed(claim_id=claim_id, contract_id=contract_id, redeemed_at=now)
     write_voucher_event(driver_connection(session), voucher_id=row[0], user_id=row[1], event=event)
 
@@ -177,7 +179,7 @@ def release_claim(
     ).first()
     if row is None:
         return
-    event = voucher_events.released(
-        claim_id=claim_id, contract_id=contract_id, expired=row[2] == ClaimStatus.EXPIRED
-    )
+    expired = row[2] == ClaimStatus.EXPIRED
+    after_commit(session, VOUCHER_RELEASES.labels(expired=str(expired).lower()).inc)
+    event = voucher_events.released(claim_id=claim_id, contract_id=contract_id, expired=expired)
     write_voucher_event(driver_connection(session), voucher_id=row[0], user_id=row[1], event=event)

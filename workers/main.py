@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import structlog
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -17,9 +18,12 @@ from gateway.http_client import HttpPaymentGateway
 from infra.db import make_engine, make_session_factory
 from infra.heap import freeze_startup_heap
 from infra.logging import configure_logging
+from infra.metrics import serve_metrics
 from infra.settings import Settings
-from infra.temporal import cache_workflow_bytecode, connect
+from infra.temporal import cache_workflow_bytecode, connect, metrics_runtime
+from infra.tracing import otlp_tracing
 from infra.workflow_runner import workflow_runner
+from workers.subscription_gauge import subscriptions_gauge
 from workflows.subscription import SubscriptionWorkflow
 from workflows.voucher_lifecycle import VoucherLifecycleWorkflow
 
@@ -57,11 +61,21 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     cache_workflow_bytecode("workflows")
+    tracing = otlp_tracing(settings.otel_exporter_otlp_endpoint, service="iot-billing-worker")
+    if tracing is not None:
+        tracing.instrument_clients()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     gateway = HttpPaymentGateway(settings.gateway_url, timeout_seconds=settings.gateway_timeout_seconds)
+    sdk_metrics = settings.worker_sdk_metrics_port
     client = await connect(
-        settings.temporal_address, settings.temporal_namespace, codec=settings.payload_codec()
+        settings.temporal_address,
+        settings.temporal_namespace,
+        codec=settings.payload_codec(),
+        runtime=metrics_runtime(None if sdk_metrics is None else f"{settings.metrics_host}:{sdk_metrics}"),
+        interceptors=tracing.interceptors() if tracing is not None else (),
     )
+    REGISTRY.register(subscriptions_gauge(engine))
+    metrics = serve_metrics(settings.worker_metrics_port, host=settings.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -82,10 +96,14 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.task_queue,
             temporal=settings.temporal_address,
             frozen_objects=frozen,
+            metrics_port=metrics.server_port if metrics else None,
+            sdk_metrics_port=sdk_metrics,
         )
         async with worker:
             await stop.wait()
             log.info("worker stopping: finishing in-flight tasks")
     gateway.close()
     engine.dispose()
+    if tracing is not None:
+        tracing.shutdown()
     log.info("worker stopped")

@@ -20,6 +20,7 @@ from gateway.sandbox.schemas import ChargeRequest, Health, LedgerCharge, SignReq
 from gateway.sandbox.settings import SandboxSettings
 from gateway.sandbox.tables import ensure_schema
 from infra.db import replace_hung_up_connections
+from infra.request_metrics import RequestMetricsMiddleware, add_metrics_route
 from infra.settings import sqlalchemy_url
 
 log = structlog.get_logger(__name__)
@@ -126,6 +127,8 @@ def create_app(settings: SandboxSettings) -> FastAPI:
 
     app = FastAPI(title="iot-billing payment gateway sandbox", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(RequestMetricsMiddleware)
     install_problem_handlers(app)
     app.include_router(router)
+    add_metrics_route(app)
     return app

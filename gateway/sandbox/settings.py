@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,3 +25,8 @@ class SandboxSettings(BaseSettings):
         description="How long a sandbox_lost_response charge holds its (committed) answer back.",
     )
     log_level: str = Field(default="INFO", description="Root log level.")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("otel_exporter_otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector to send traces to; none, no tracing.",
+    )

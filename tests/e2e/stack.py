@@ -11,15 +11,22 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
+
+from devstack.demo import DEMO_USER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_MARKER = "Press Ctrl-C to stop everything."
 START_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 90.0
+WAIT_SECONDS = 30.0
 ADMIN_TOKEN = "e2e-admin-token"
 USER_TOKEN_SECRET = "e2e-user-token-secret-long-enough-for-hs256"
 
@@ -37,10 +44,21 @@ class Ports:
     gateway: int
     temporal: int
     temporal_ui: int
+    worker_metrics: int
+    worker_sdk_metrics: int
+    dispatcher_metrics: int
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(api=free_port(), gateway=free_port(), temporal=free_port(), temporal_ui=free_port())
+        return cls(
+            api=free_port(),
+            gateway=free_port(),
+            temporal=free_port(),
+            temporal_ui=free_port(),
+            worker_metrics=free_port(),
+            worker_sdk_metrics=free_port(),
+            dispatcher_metrics=free_port(),
+        )
 
 
 @dataclass
@@ -75,6 +93,9 @@ class RunningStack:
             "IOT_BILLING_GATEWAY_PORT": str(self.ports.gateway),
             "IOT_BILLING_TEMPORAL_PORT": str(self.ports.temporal),
             "IOT_BILLING_TEMPORAL_UI_PORT": str(self.ports.temporal_ui),
+            "IOT_BILLING_WORKER_METRICS_PORT": str(self.ports.worker_metrics),
+            "IOT_BILLING_WORKER_SDK_METRICS_PORT": str(self.ports.worker_sdk_metrics),
+            "IOT_BILLING_DISPATCHER_METRICS_PORT": str(self.ports.dispatcher_metrics),
             "IOT_BILLING_ADMIN_TOKEN": ADMIN_TOKEN,
             "IOT_BILLING_USER_TOKEN_SECRET": USER_TOKEN_SECRET,
         }
@@ -164,6 +185,41 @@ class RunningStack:
             tail = log.read_text(errors="replace").splitlines()[-15:]
             logs.append(f"--- {log.name} (last lines)\n" + "\n".join(tail))
         return f"--- output\n{self.output}\n" + "\n".join(logs)
+
+
+def eventually(probe: Callable[[], Any], *, what: str, timeout: float = WAIT_SECONDS) -> Any:
+    """Poll until `probe` returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not seen within {timeout:.0f}s; last: {last!r}")
+
+
+def register_devices(http: httpx.Client, count: int) -> list[str]:
+    """New devices of the demo user, registered through the admin API."""
+    devices = [f"e2e-cam-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    for device_id in devices:
+        registered = http.post(
+            "/v1/devices",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            json={"id": device_id, "owner_user_id": DEMO_USER},
+        )
+        assert registered.status_code == 201, registered.text
+    return devices
+
+
+def subscribe(
+    http: httpx.Client, user: dict[str, str], product_id: str, devices: list[str], token: str
+) -> httpx.Response:
+    return http.post(
+        "/v1/subscriptions",
+        headers=user | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"product_id": product_id, "device_ids": devices, "payment": {"agreement_token": token}},
+    )
 
 
 def still_alive(processes: list[psutil.Process], timeout: float = 10.0) -> list[psutil.Process]:

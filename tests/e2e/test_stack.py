@@ -8,11 +8,9 @@ import json
 import os
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,32 +18,17 @@ import pytest
 
 from devstack.demo import DEMO_PRODUCTS, DEMO_USER
 from infra.temporal import temporal_cli_path
-from tests.e2e.stack import ADMIN_TOKEN, Ports, RunningStack, is_postgres, still_alive
+from tests.e2e.stack import (
+    ADMIN_TOKEN,
+    RunningStack,
+    eventually,
+    is_postgres,
+    register_devices,
+    still_alive,
+    subscribe,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
-
-WAIT_SECONDS = 30.0
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[RunningStack]:
-    running = RunningStack(data_dir=tmp_path / "data", ports=Ports.free(), output_path=tmp_path / "up.out")
-    try:
-        yield running
-    finally:
-        running.kill_everything()
-
-
-def eventually(probe: Callable[[], Any], *, what: str, timeout: float = WAIT_SECONDS) -> Any:
-    """Poll until `probe` returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not seen within {timeout:.0f}s; last: {last!r}")
 
 
 def test_subscribe_see_entitled_cancel_find_in_temporal_then_sigterm(stack: RunningStack) -> None:
@@ -71,22 +54,8 @@ def test_subscribe_see_entitled_cancel_find_in_temporal_then_sigterm(stack: Runn
         )
         assert created.status_code == 201, created.text
         product_id = created.json()["id"]
-        devices = [f"e2e-cam-{uuid.uuid4().hex[:8]}" for _ in range(2)]
-        for device_id in devices:
-            registered = http.post(
-                "/v1/devices", headers=admin, json={"id": device_id, "owner_user_id": DEMO_USER}
-            )
-            assert registered.status_code == 201, registered.text
-
-        signup = http.post(
-            "/v1/subscriptions",
-            headers=user | {"Idempotency-Key": uuid.uuid4().hex},
-            json={
-                "product_id": product_id,
-                "device_ids": devices,
-                "payment": {"agreement_token": "sandbox_ok"},
-            },
-        )
+        devices = register_devices(http, 2)
+        signup = subscribe(http, user, product_id, devices, "sandbox_ok")
         assert signup.status_code == 201, signup.text
         subscription = signup.json()
         assert subscription["status"] == "active", subscription

@@ -23,6 +23,9 @@ def child_environment(**overrides: str) -> dict[str, str]:
         and name not in {"DATABASE_URL", "TEMPORAL_ADDRESS"}
     }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    # Several workers run at once here: none serves /metrics, whose fixed default ports they would share.
+    for name in ("WORKER_METRICS_PORT", "WORKER_SDK_METRICS_PORT", "DISPATCHER_METRICS_PORT"):
+        env[f"IOT_BILLING_{name}"] = ""
     return env | overrides
 
 
