@@ -8,7 +8,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -16,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.billing import BillingActivities
 from gateway.http_client import HttpPaymentGateway
 from infra.db import SessionFactory
+from models import names
 from models.enums import SubscriptionStatus
 from models.messages import SubscriptionInput, SubscriptionState
 from workers.main import build_worker
@@ -137,3 +140,15 @@ async def settled(
         return state.next_charge_at is not None and state.next_charge_at > now
 
     return await wait_for_state(handle, idle, within=within)
+
+
+async def notices_scheduled_at(handle: SubscriptionHandle) -> list[datetime]:
+    """When the workflow scheduled each notice, by the server's (skipped) clock."""
+    times = []
+    async for event in handle.fetch_history_events():
+        scheduled = event.activity_task_scheduled_event_attributes
+        if event.event_type is EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and (
+            scheduled.activity_type.name == names.SEND_RENEWAL_NOTICE
+        ):
+            times.append(event.event_time.ToDatetime(tzinfo=UTC))
+    return times

@@ -24,8 +24,9 @@ from models.enums import PlanStatus
 from models.messages import SubscriptionState
 from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product
-from tests.support.records import records
-from tests.support.temporal import SubscriptionHandle, settled, start_subscription
+from tests.support.outbox import subscription_events
+from tests.support.records import records, wait_for_records
+from tests.support.temporal import SubscriptionHandle, notices_scheduled_at, settled, start_subscription
 from tests.vouchers.support import make_voucher
 from vouchers.claims import claim_voucher
 
@@ -240,3 +241,32 @@ async def test_a_yearly_product_prorates_up_to_its_billing_day_then_bills_once_a
         (at(tz, year, 6, 1), at(tz, year + 1, 6, 1), 36600),
         (at(tz, year + 1, 6, 1), at(tz, year + 2, 6, 1), 36600),
     ]
+
+
+async def test_the_renewal_notice_falls_three_local_days_before_shanghais_billing_day(
+    env: WorkflowEnvironment, sessions: SessionFactory, sandbox_gateway: SandboxGateway, task_queue: str
+) -> None:
+    tz, upcoming = "Asia/Shanghai", "subscription.renewal_upcoming"
+    product_id = make_product(sessions, price=3000, cycle="P1M", billing_day=1, renewal_notice="P3D")
+    signed = await sign_at(
+        env, sessions, task_queue, (tz, 5, 10, 12, 0), product_id=product_id, user_id="lin"
+    )
+    due = at(tz, signed.year, 6, 1)
+    assert signed.first.period_end == due
+    # Shanghai's midnight on May 29 is 16:00 UTC on the 28th: the notice is counted on the local calendar.
+    notice_at = at(tz, signed.year, 5, 29)
+
+    await env.sleep(notice_at - await env.get_current_time() - timedelta(minutes=1))
+    assert subscription_events(sessions, signed.contract_id).of(upcoming) == []
+    await env.sleep(timedelta(minutes=2))
+    await wait_for_records(sessions, signed.contract_id, lambda r: "renewal_upcoming" in r.event_kinds)
+    [notice] = subscription_events(sessions, signed.contract_id).of(upcoming)
+    # The prorated first period is behind; the notice quotes a whole period from the 1st.
+    assert notice.data["amount"] == {"amount_minor": 3000, "currency": "CNY"}
+    assert datetime.fromisoformat(str(notice.data["due_at"])) == due
+    [scheduled] = await notices_scheduled_at(signed.handle)
+    assert abs(scheduled - notice_at) < timedelta(seconds=2), scheduled
+
+    await renewed(env, signed.handle, due)
+    charged = [c["amount"]["amount_minor"] for c in sandbox_gateway.ledger(signed.contract_id)]
+    assert charged[1:] == [3000]

@@ -8,11 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from infra.db import SessionFactory, transaction
-from models import names
 from models.cycle import BillingCycle
 from models.enums import SubscriptionStatus
 from models.messages import CancelRequest
@@ -20,7 +18,7 @@ from tests.fixtures.sandbox import SandboxGateway
 from tests.support.factories import make_devices, make_product, set_price
 from tests.support.outbox import subscription_events
 from tests.support.records import ledger_periods, records, wait_for_records
-from tests.support.temporal import SubscriptionHandle, settled, start_subscription
+from tests.support.temporal import notices_scheduled_at, settled, start_subscription
 from tests.vouchers.support import make_voucher
 from vouchers.claims import claim_voucher
 from workflows.subscription import SubscriptionWorkflow
@@ -55,18 +53,6 @@ def anchor_before_a_clock_change(after: datetime, zone: str) -> datetime:
             if MONTHLY.boundary(anchor, 1, zone) == due.astimezone(UTC) and anchor > after:
                 return anchor.astimezone(UTC)
     raise AssertionError(f"{zone} changes its clocks too seldom for this test")
-
-
-async def notices_scheduled_at(handle: SubscriptionHandle) -> list[datetime]:
-    """When the workflow scheduled each notice, by the server's (skipped) clock."""
-    times = []
-    async for event in handle.fetch_history_events():
-        scheduled = event.activity_task_scheduled_event_attributes
-        if event.event_type is EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and (
-            scheduled.activity_type.name == names.SEND_RENEWAL_NOTICE
-        ):
-            times.append(event.event_time.ToDatetime(tzinfo=UTC))
-    return times
 
 
 async def test_monthly_notice_falls_on_the_contract_wall_clock_and_quotes_the_charge(
