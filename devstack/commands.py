@@ -29,6 +29,7 @@ def child_env(
     admin_token: str,
     user_token_secret: str,
     payload_keys: str,
+    mqtt_url: str | None = None,
 ) -> dict[str, str]:
     env = inherited_env()
     env["DATABASE_URL"] = database_url
@@ -39,6 +40,8 @@ def child_env(
     # The demo's webhook receivers (`iot-billing listen`) listen on 127.0.0.1.
     env.setdefault("IOT_BILLING_WEBHOOK_ALLOW_PRIVATE", "true")
     env["IOT_BILLING_PAYLOAD_KEYS"] = payload_keys
+    if mqtt_url is not None:
+        env["IOT_BILLING_MQTT_URL"] = mqtt_url
     # The dev UI calls the codec endpoint from its own origin.
     if stack.temporal_ui_url and "IOT_BILLING_CODEC_CORS_ORIGINS" not in env:
         env["IOT_BILLING_CODEC_CORS_ORIGINS"] = stack.temporal_ui_url
@@ -87,6 +90,10 @@ def worker() -> list[str]:
 
 def dispatcher() -> list[str]:
     return [sys.executable, "-m", "cli.main", "dispatcher"]
+
+
+def publisher(*, republish: bool) -> list[str]:
+    return [sys.executable, "-m", "cli.main", "publisher", *(["--republish-all"] if republish else [])]
 
 
 def api(stack: StackSettings) -> list[str]:

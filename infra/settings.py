@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.codec import EncryptionCodec, codec_for, parse_payload_keys
+from infra.mqtt import MqttTarget
 
 DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 DEFAULT_USER_TOKEN_SECRET = "dev-user-token-secret-change-me-please"
@@ -88,6 +89,22 @@ class Settings(BaseSettings):
     dispatcher_concurrency: int = Field(default=32, ge=1, le=1000)
     # The longest a dispatcher sleeps between looks when no notice wakes it (retries come due this way).
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
+    # The broker the device publisher writes retained entitlement states to (docs/devices.md):
+    # `mqtt://user:password@host:1883`, or `mqtts://` for TLS, verified against `mqtt_ca_file` if set.
+    mqtt_url: SecretStr = SecretStr("mqtt://127.0.0.1:1883")
+    mqtt_ca_file: str | None = None
+    # Topics are `{prefix}/devices/{device_id}/entitlements`.
+    mqtt_topic_prefix: str = Field(default="iot-billing", min_length=1, pattern=r"^[^#+]+$")
+    # A publish the broker has not acknowledged in this time counts as lost: the connection is dropped and
+    # the state published again.
+    mqtt_publish_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Reconnection waits double from the first to the last while the broker stays away.
+    mqtt_reconnect_first_seconds: float = Field(default=0.5, gt=0)
+    mqtt_reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    # Batches one publisher copy works on at once (one database connection each) and devices per batch.
+    publisher_concurrency: int = Field(default=4, ge=1, le=64)
+    publisher_batch: int = Field(default=200, ge=1, le=10_000)
+    publisher_poll_seconds: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:
@@ -99,6 +116,15 @@ class Settings(BaseSettings):
             if self.payload_keys is None:
                 raise ValueError("IOT_BILLING_PAYLOAD_KEYS must be set outside development")
         return self
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_parses(cls, value: SecretStr) -> SecretStr:
+        MqttTarget.parse(value.get_secret_value())
+        return value
+
+    def mqtt_target(self) -> MqttTarget:
+        return MqttTarget.parse(self.mqtt_url.get_secret_value())
 
     @field_validator("payload_keys", mode="before")
     @classmethod
@@ -123,7 +149,9 @@ class Settings(BaseSettings):
         """The payload codec every Temporal client, worker and replayer of this configuration uses."""
         return codec_for(None if self.payload_keys is None else self.payload_keys.get_secret_value())
 
-    @field_validator("user_token_jwks_url", "user_token_issuer", "user_token_audience", mode="before")
+    @field_validator(
+        "user_token_jwks_url", "user_token_issuer", "user_token_audience", "mqtt_ca_file", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # Compose files and shells often set a variable to nothing to mean "not configured".
