@@ -23,7 +23,7 @@ from publisher.main import Publisher
 from tests.api.support import api_settings
 from tests.support.factories import make_contract, make_product
 
-Entitlements = list[tuple[str, str, str]]  # (resource type, status, subscription id)
+Entitlements = list[tuple[str, str, str, datetime]]  # (resource type, status, subscription id, until)
 
 
 def publisher_settings(database_url: str, broker_url: str, prefix: str, **overrides: Any) -> Settings:
@@ -144,14 +144,44 @@ def database_entitlements(sessions: SessionFactory, device_id: str) -> Entitleme
     """The device's entitlements as the database holds them, in the published form."""
     with transaction(sessions) as session:
         rows = session.execute(
-            text("SELECT resource_type, status, contract_id FROM entitlements WHERE device_id = :d"),
+            text(
+                "SELECT resource_type, status, contract_id, valid_until FROM entitlements"
+                " WHERE device_id = :d"
+            ),
             {"d": device_id},
         ).all()
-    return sorted((r[0], "open" if r[1] == "active" else "revoked", str(r[2])) for r in rows)
+    return sorted((r[0], "open" if r[1] == "active" else "revoked", str(r[2]), r[3]) for r in rows)
 
 
 def published_entitlements(state: DeviceState) -> Entitlements:
-    return sorted((e.resource_type, e.status.value, str(e.subscription_id)) for e in state.entitlements)
+    return sorted(
+        (e.resource_type, e.status.value, str(e.subscription_id), e.paid_through) for e in state.entitlements
+    )
+
+
+def open_many(sessions: SessionFactory, *, contract_id: uuid.UUID, device_ids: list[str]) -> None:
+    """Open an entitlement on each device in one transaction, with one event each."""
+    with transaction(sessions) as session:
+        session.execute(
+            text(
+                """
+                WITH opened AS (
+                    INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from,
+                                              valid_until, status)
+                    SELECT gen_random_uuid(), :c, d, 'cloud_video_storage', now(), now() + interval '30 days',
+                           'active'
+                    FROM unnest(CAST(:ids AS text[])) AS d
+                    ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE
+                    SET status = 'active', valid_until = excluded.valid_until
+                )
+                INSERT INTO events (id, type, user_id, data)
+                SELECT 'evt_' || md5(random()::text || d), 'entitlement.opened', 'user-1',
+                       jsonb_build_object('device_id', d, 'resource_type', 'cloud_video_storage')
+                FROM unnest(CAST(:ids AS text[])) AS d
+                """
+            ),
+            {"c": contract_id, "ids": device_ids},
+        )
 
 
 def queued(sessions: SessionFactory) -> int:

@@ -4,6 +4,7 @@ amqtt broker of `make run`, and a Mosquitto a test starts on a free port (to sto
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import socket
 import subprocess
@@ -92,6 +93,8 @@ class OwnMosquitto:
         config = self.workdir / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # Run as root, Mosquitto would switch to its own user, which cannot write the test's directory.
+            f"user {getpass.getuser()}\n"
             f"persistence true\npersistence_location {self.workdir}/\n"
             f"log_dest file {self.workdir}/mosquitto.log\n" + (self.extra_config or "allow_anonymous true\n")
         )
