@@ -79,7 +79,8 @@ class OwnMosquitto:
     stopped and started again like a production broker."""
 
     workdir: Path
-    extra_config: str = ""
+    # The configuration after the user and log lines; by default an anonymous listener on `port`.
+    config: str = ""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -91,12 +92,14 @@ class OwnMosquitto:
         binary = mosquitto_binary()
         assert binary is not None
         config = self.workdir / "mosquitto.conf"
-        config.write_text(
+        default = (
             f"listener {self.port} 127.0.0.1\n"
+            f"persistence true\npersistence_location {self.workdir}/\nallow_anonymous true\n"
+        )
+        config.write_text(
             # Run as root, Mosquitto would switch to its own user, which cannot write the test's directory.
-            f"user {getpass.getuser()}\n"
-            f"persistence true\npersistence_location {self.workdir}/\n"
-            f"log_dest file {self.workdir}/mosquitto.log\n" + (self.extra_config or "allow_anonymous true\n")
+            f"user {getpass.getuser()}\nlog_dest file {self.workdir}/mosquitto.log\n"
+            + (self.config or default)
         )
         self.process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
         _wait_for_port(self.port, self.process, "mosquitto")
