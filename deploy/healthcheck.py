@@ -3,7 +3,7 @@
 python deploy/healthcheck.py http://127.0.0.1:8000/readyz   # 200 or unhealthy
 python deploy/healthcheck.py worker                          # this container's worker polls its task queue
 python deploy/healthcheck.py dispatcher                      # the dispatcher runs and its database answers
-python deploy/healthcheck.py publisher                       # the device publisher runs and its database answers
+python deploy/healthcheck.py publisher                       # the publisher runs and its database answers
 """
 
 from __future__ import annotations
