@@ -66,6 +66,7 @@ class DevStack:
         self.claimed = False
         # Generated lazily in start(): a stack refused for a busy data dir writes nothing into it.
         self.payload_keys: str | None = None
+        self.mqtt_url = ""
         self.mqtt_display = ""
 
     def start(self) -> Banner:
@@ -166,6 +167,7 @@ class DevStack:
         """The broker's URL, and whether it is ours (embedded) rather than IOT_BILLING_MQTT_URL's."""
         stack = self.stack
         if stack.external_mqtt_url:
+            self.mqtt_url = stack.external_mqtt_url
             self.mqtt_display = MqttTarget.parse(stack.external_mqtt_url).display
             self.view.ready("mqtt", f"IOT_BILLING_MQTT_URL {self.mqtt_display}")
             return stack.external_mqtt_url, False
@@ -175,7 +177,7 @@ class DevStack:
         broker = self._spawn("mqtt", argv, None)
         with self.view.step("starting the embedded MQTT broker"):
             self._wait(lambda: port_in_use(stack.mqtt_host, port), what="MQTT broker", watch=broker)
-        self.mqtt_display = url
+        self.mqtt_url = self.mqtt_display = url
         self.view.ready("mqtt", f"embedded broker (amqtt) {url}", broker.log_path)
         return url, True
 

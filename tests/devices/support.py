@@ -9,13 +9,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import aiomqtt
 from sqlalchemy import text
 
-from infra.db import SessionFactory, transaction
+from bench.mqtt import change_entitlements
+from infra.db import SessionFactory, driver_connection, transaction
 from infra.mqtt import MqttTarget, mqtt_client
 from infra.settings import Settings
 from models.device_state import DeviceState, device_topic
@@ -162,31 +163,7 @@ def published_entitlements(state: DeviceState) -> Entitlements:
 def open_many(sessions: SessionFactory, *, contract_id: uuid.UUID, device_ids: list[str]) -> None:
     """Open an entitlement on each device in one transaction, with one event each."""
     with transaction(sessions) as session:
-        session.execute(
-            text(
-                """
-                WITH opened AS (
-                    INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from,
-                                              valid_until, status)
-                    SELECT gen_random_uuid(), :c, d, 'cloud_video_storage', now(), now() + interval '30 days',
-                           'active'
-                    FROM unnest(CAST(:ids AS text[])) AS d
-                    ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE
-                    SET status = 'active', valid_until = excluded.valid_until
-                )
-                INSERT INTO events (id, type, user_id, data)
-                SELECT 'evt_' || md5(random()::text || d), 'entitlement.opened', 'user-1',
-                       jsonb_build_object('device_id', d, 'resource_type', 'cloud_video_storage')
-                FROM unnest(CAST(:ids AS text[])) AS d
-                """
-            ),
-            {"c": contract_id, "ids": device_ids},
-        )
-
-
-def queued(sessions: SessionFactory) -> int:
-    with transaction(sessions) as session:
-        return int(session.execute(text("SELECT count(*) FROM device_changes")).scalar_one())
+        change_entitlements(driver_connection(session), contract_id=contract_id, device_ids=device_ids)
 
 
 def contract_for_tests(sessions: SessionFactory) -> uuid.UUID:
@@ -195,38 +172,15 @@ def contract_for_tests(sessions: SessionFactory) -> uuid.UUID:
 
 
 def change_entitlement(
-    sessions: SessionFactory,
-    *,
-    device_id: str,
-    contract_id: uuid.UUID,
-    status: str = "active",
-    resource_type: str = "cloud_video_storage",
-    valid_until: datetime | None = None,
+    sessions: SessionFactory, *, device_id: str, contract_id: uuid.UUID, status: str = "active"
 ) -> None:
     """Open or revoke one device's entitlement and write its event in one transaction, as the engine does."""
-    until = valid_until or datetime.now(UTC) + timedelta(days=30)
-    kind = "entitlement.opened" if status == "active" else "entitlement.revoked"
     with transaction(sessions) as session:
-        session.execute(
-            text(
-                """
-                INSERT INTO entitlements (id, contract_id, device_id, resource_type, valid_from, valid_until,
-                                          status)
-                VALUES (gen_random_uuid(), :c, :d, :r, now(), :u, :s)
-                ON CONFLICT ON CONSTRAINT uq_entitlements_contract_device DO UPDATE
-                SET status = excluded.status, valid_until = excluded.valid_until, updated_at = now()
-                """
-            ),
-            {"c": contract_id, "d": device_id, "r": resource_type, "u": until, "s": status},
+        change_entitlements(
+            driver_connection(session), contract_id=contract_id, device_ids=[device_id], status=status
         )
-        session.execute(
-            text(
-                "INSERT INTO events (id, type, user_id, data)"
-                " VALUES (:id, :type, 'user-1', CAST(:data AS jsonb))"
-            ),
-            {
-                "id": f"evt_{uuid.uuid4().hex}",
-                "type": kind,
-                "data": f'{{"device_id": "{device_id}", "resource_type": "{resource_type}"}}',
-            },
-        )
+
+
+def queued(sessions: SessionFactory) -> int:
+    with transaction(sessions) as session:
+        return int(session.execute(text("SELECT count(*) FROM device_changes")).scalar_one())
