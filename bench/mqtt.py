@@ -6,6 +6,7 @@ a bare aiomqtt loop publishing payloads of the same size, retained at QoS 1, to 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -93,8 +94,8 @@ async def mqtt_figures(
             listening = asyncio.create_task(_listen(listener, receiver))
             try:
                 latencies = []
-                for _ in range(samples):
-                    device = f"bench-{uuid.uuid4().hex[:10]}"
+                sampled = [f"bench-{uuid.uuid4().hex[:10]}" for _ in range(samples)]
+                for device in sampled:
                     receiver.expect([device_topic(prefix, device)])
                     change_entitlements(conn, contract_id=contract_id, device_ids=[device])
                     committed = time.perf_counter()
@@ -108,12 +109,13 @@ async def mqtt_figures(
                 await asyncio.wait_for(receiver.done.wait(), timeout=300)
                 engine_s = max(receiver.arrived.values()) - started
                 progress(devices)
-                bare_s = await _bare_loop(target, bare_prefix, burst, contract_id, receiver)
+                bare_s = await _bare_loop(mqtt_url, bare_prefix, burst, contract_id, receiver)
                 progress(devices)
             finally:
                 listening.cancel()
                 await asyncio.gather(listening, return_exceptions=True)
         await _clear(target, bare_prefix, burst)
+        await _clear(target, prefix, [*burst, *sampled])
     engine_rate, bare_rate = devices / engine_s, devices / bare_s
     return {
         "mqtt_change_to_device_p50_ms": percentile(latencies, 0.5),
@@ -130,9 +132,39 @@ async def _listen(client: Any, receiver: Receiver) -> None:
 
 
 async def _bare_loop(
-    target: MqttTarget, prefix: str, device_ids: list[str], contract_id: uuid.UUID, receiver: Receiver
+    url: str, prefix: str, device_ids: list[str], contract_id: uuid.UUID, receiver: Receiver
 ) -> float:
-    """The same number of states of the same shape, published as fast as one client can."""
+    """The same number of states of the same shape, published as fast as one client can, from a process
+    of its own as the publisher is: the subscriber here shares no CPU with either."""
+    receiver.expect([device_topic(prefix, d) for d in device_ids])
+    loop = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.mqtt", prefix, str(contract_id),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert loop.stdin is not None and loop.stdout is not None
+    # The URL on stdin, not in the arguments: it may carry a password.
+    loop.stdin.write(("\n".join([url, *device_ids]) + "\n\n").encode())
+    await loop.stdin.drain()
+    if (await loop.stdout.readline()).strip() != b"ready":
+        raise RuntimeError("the bare publish loop did not start")
+    started = time.perf_counter()
+    loop.stdin.write(b"go\n")
+    await loop.stdin.drain()
+    await asyncio.wait_for(receiver.done.wait(), timeout=300)
+    await loop.wait()
+    return max(receiver.arrived.values()) - started
+
+
+async def _publish_bare(prefix: str, contract_id: uuid.UUID) -> None:
+    """The bare loop's process: read the URL and device ids, connect, say ready, publish all on `go`."""
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    url = (await reader.readline()).decode().strip()
+    device_ids = []
+    while line := (await reader.readline()).decode().strip():
+        device_ids.append(line)
     now = datetime.now(UTC)
     payloads = [
         device_state(
@@ -143,21 +175,19 @@ async def _bare_loop(
         ).model_dump_json()
         for d in device_ids
     ]
-    receiver.expect([device_topic(prefix, d) for d in device_ids])
-    async with mqtt_client(target, max_inflight=1000) as client:
-        started = time.perf_counter()
+    async with mqtt_client(MqttTarget.parse(url), max_inflight=1000) as client:
+        print("ready", flush=True)
+        await reader.readline()
         await asyncio.gather(
             *(
                 client.publish(device_topic(prefix, d), p, qos=1, retain=True)
                 for d, p in zip(device_ids, payloads, strict=True)
             )
         )
-        await asyncio.wait_for(receiver.done.wait(), timeout=300)
-    return max(receiver.arrived.values()) - started
 
 
 async def _clear(target: MqttTarget, prefix: str, device_ids: list[str]) -> None:
-    """The bare loop's retained messages are not device states: delete them."""
+    """The bench's devices are not real ones: delete their retained messages from the broker."""
     async with mqtt_client(target, max_inflight=1000) as client:
         await asyncio.gather(
             *(client.publish(device_topic(prefix, d), b"", qos=1, retain=True) for d in device_ids)
@@ -171,3 +201,7 @@ def _a_contract(conn: psycopg.Connection[Any]) -> uuid.UUID:
         raise RuntimeError("the MQTT figures need a contract; the throughput phase makes them")
     contract_id: uuid.UUID = row[0]
     return contract_id
+
+
+if __name__ == "__main__":
+    asyncio.run(_publish_bare(sys.argv[1], uuid.UUID(sys.argv[2])))
