@@ -69,10 +69,8 @@ class Batch:
     states: list[DeviceState] = field(default_factory=list)
     change_ids: list[int] = field(default_factory=list)
     skipped: int = 0
-
-    @property
-    def taken(self) -> bool:
-        return bool(self.states) or self.skipped > 0
+    # Queued rows taken: as many as asked means more may be waiting.
+    picked: int = 0
 
 
 async def take_batch(conn: psycopg.AsyncConnection[Any], *, limit: int) -> Batch:
@@ -97,6 +95,7 @@ async def take_batch(conn: psycopg.AsyncConnection[Any], *, limit: int) -> Batch
         states=states,
         change_ids=[change_id for change_id, device_id in picked if device_id in locked],
         skipped=len(queued) - len(locked),
+        picked=len(picked),
     )
 
 

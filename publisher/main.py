@@ -67,7 +67,7 @@ class Lane:
                 devices=len(batch.states),
                 versions=f"{min(s.version for s in batch.states)}..{max(s.version for s in batch.states)}",
             )
-        full = len(batch.states) + batch.skipped >= self.settings.publisher_batch
+        full = batch.picked >= self.settings.publisher_batch
         return Round(published=len(batch.states), skipped=batch.skipped, full=full)
 
     async def _publish(self, client: aiomqtt.Client, batch: Batch) -> None:
