@@ -20,6 +20,7 @@ from rich.table import Table
 from temporalio.client import Client
 
 from bench.claims import claim_figures
+from bench.mqtt import mqtt_figures
 from bench.phases import (
     Api,
     baseline_periods_per_s,
@@ -32,6 +33,7 @@ from bench.phases import (
 )
 from bench.system import System, running_system
 from infra.codec import codec_for
+from infra.settings import Settings
 from infra.temporal import connect
 
 
@@ -57,6 +59,7 @@ TARGETS = {
     "ratio": (">=", 0.8),
     "signup_ratio": ("<=", 1.5),
     "claims_ratio": (">=", 0.6),
+    "mqtt_ratio": (">=", 0.7),
     "oversell": ("==", 0),
     "worker_peak_rss_mb": ("<=", 300),
     "history_events_per_run": ("<=", 2000),
@@ -91,6 +94,13 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
                 api,
                 claims=options.claims,
                 concurrency=options.claim_concurrency,
+                progress=lambda n: bar.advance(task, n),
+            )
+            task = bar.add_task("device states over MQTT", total=2050)
+            mqtt = await mqtt_figures(
+                database_url=system.database_url,
+                mqtt_url=system.mqtt_url,
+                prefix=Settings().mqtt_topic_prefix,
                 progress=lambda n: bar.advance(task, n),
             )
     finally:
@@ -137,6 +147,7 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
         **{f"cpu_ms_per_period.engine.{name}": ms for name, ms in rates.cpu_engine.items()},
         **{f"cpu_ms_per_signup.{name}": ms for name, ms in signup_cpu.items()},
         **{f"driver_cpu_ms_per_period.{phase}": ms for phase, ms in rates.driver_cpu.items()},
+        **mqtt,
     }
 
 

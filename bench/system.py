@@ -93,6 +93,7 @@ class System:
     admin_token: str
     user_token_secret: str
     task_queue: str
+    mqtt_url: str
     payload_keys: str
     worker_rss: RssSampler
     cpu: CpuMeter
@@ -170,6 +171,7 @@ def running_system(
                 admin_token=app.admin_token.get_secret_value(),
                 user_token_secret=app.user_token_secret.get_secret_value(),
                 task_queue=app.task_queue,
+                mqtt_url=dev.mqtt_url,
                 payload_keys=dev.payload_keys or "",
                 worker_rss=sampler,
                 cpu=CpuMeter(pids),

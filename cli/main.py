@@ -41,6 +41,40 @@ def dispatcher() -> None:
 
 
 @app.command()
+def publisher(
+    republish_all: bool = typer.Option(
+        False, help="First queue every device again, for a broker that starts empty (the embedded one)."
+    ),
+) -> None:
+    """Run the device publisher (retained entitlement states over MQTT; several copies may run)."""
+    from publisher.main import run_publisher
+
+    asyncio.run(run_publisher(Settings(), republish_all=republish_all))
+
+
+@app.command("republish-devices")
+def republish_devices(
+    device: list[str] = typer.Option([], "--device", help="Only this device (repeatable); default: all."),
+) -> None:
+    """Publish every device's state again from the database, for a new or wiped broker
+    (IOT_BILLING_MQTT_URL)."""
+    from cli.devices import republish
+
+    raise typer.Exit(asyncio.run(republish(Settings(), device or None, typer.echo)))
+
+
+@app.command()
+def device(
+    device_id: str = typer.Argument(..., help="The device to be."),
+    mqtt_url: str | None = typer.Option(None, help="The broker (default: IOT_BILLING_MQTT_URL)."),
+) -> None:
+    """Connect as the device would and print its entitlement state each time it changes, until Ctrl-C."""
+    from cli.devices import simulate
+
+    raise typer.Exit(simulate(Settings(), device_id, mqtt_url, typer.echo))
+
+
+@app.command()
 def listen(
     forward_to: str | None = typer.Option(None, help="Also POST each event, signed, to this URL."),
     types: list[str] = typer.Option(["*"], "--types", help="Event types to receive (repeatable; * for all)."),

@@ -3,6 +3,7 @@
 python deploy/healthcheck.py http://127.0.0.1:8000/readyz   # 200 or unhealthy
 python deploy/healthcheck.py worker                          # this container's worker polls its task queue
 python deploy/healthcheck.py dispatcher                      # the dispatcher runs and its database answers
+python deploy/healthcheck.py publisher                       # the publisher runs and its database answers
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ async def worker_polling() -> bool:
     return any(poller.identity.endswith(suffix) for poller in response.pollers)
 
 
-def dispatcher_running() -> bool:
-    # The container's first process is the dispatcher; it is healthy while it runs and can reach PostgreSQL.
-    if b"dispatcher" not in Path("/proc/1/cmdline").read_bytes():
+def process_running(name: str) -> bool:
+    # The container's first process is the named one; it is healthy while it runs and can reach PostgreSQL.
+    if name.encode() not in Path("/proc/1/cmdline").read_bytes():
         return False
     url = Settings().database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     try:
@@ -66,8 +67,8 @@ if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else ""
     if target == "worker":
         healthy = asyncio.run(worker_polling())
-    elif target == "dispatcher":
-        healthy = dispatcher_running()
+    elif target in ("dispatcher", "publisher"):
+        healthy = process_running(target)
     else:
         healthy = http_ok(target)
     sys.exit(0 if healthy else 1)

@@ -29,6 +29,7 @@ def child_env(
     admin_token: str,
     user_token_secret: str,
     payload_keys: str,
+    mqtt_url: str | None = None,
 ) -> dict[str, str]:
     env = inherited_env()
     env["DATABASE_URL"] = database_url
@@ -43,6 +44,8 @@ def child_env(
     env["IOT_BILLING_WORKER_METRICS_PORT"] = str(stack.worker_metrics_port)
     env["IOT_BILLING_WORKER_SDK_METRICS_PORT"] = str(stack.worker_sdk_metrics_port)
     env["IOT_BILLING_DISPATCHER_METRICS_PORT"] = str(stack.dispatcher_metrics_port)
+    if mqtt_url is not None:
+        env["IOT_BILLING_MQTT_URL"] = mqtt_url
     # The dev UI calls the codec endpoint from its own origin.
     if stack.temporal_ui_url and "IOT_BILLING_CODEC_CORS_ORIGINS" not in env:
         env["IOT_BILLING_CODEC_CORS_ORIGINS"] = stack.temporal_ui_url
@@ -91,6 +94,10 @@ def worker() -> list[str]:
 
 def dispatcher() -> list[str]:
     return [sys.executable, "-m", "cli.main", "dispatcher"]
+
+
+def publisher(*, republish: bool) -> list[str]:
+    return [sys.executable, "-m", "cli.main", "publisher", *(["--republish-all"] if republish else [])]
 
 
 def api(stack: StackSettings) -> list[str]:

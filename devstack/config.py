@@ -31,7 +31,10 @@ class StackSettings(BaseSettings):
     # Set these to use servers that already run instead of the embedded ones.
     external_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     external_temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
+    external_mqtt_url: str | None = Field(default=None, validation_alias="IOT_BILLING_MQTT_URL")
     sandbox_database_url: str | None = Field(default=None, validation_alias="SANDBOX_GATEWAY_DATABASE_URL")
+    # The embedded MQTT broker's interface; its port is a free one, chosen at start.
+    mqtt_host: str = "127.0.0.1"
     seed_demo: bool = True
     # The benchmark keeps Temporal's state in memory: nothing to persist, and no disk in the figures.
     temporal_in_memory: bool = False

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from devstack import commands
+from devstack.broker import embedded_broker_command, free_port, subscribe_commands
 from devstack.config import StackSettings
 from devstack.db import Databases, prepare_databases
 from devstack.demo import DEMO_USER, DemoCatalog, demo_user_token, seed_demo, subscription_curl
@@ -35,8 +36,10 @@ from devstack.ready import (
     worker_polling,
 )
 from devstack.view import Banner, StackView
+from infra.mqtt import MqttTarget
 from infra.settings import Settings
 from infra.temporal import connect, register_search_attributes
+from models.device_state import device_topic
 from workflows import search_attributes
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -63,6 +66,8 @@ class DevStack:
         self.claimed = False
         # Generated lazily in start(): a stack refused for a busy data dir writes nothing into it.
         self.payload_keys: str | None = None
+        self.mqtt_url = ""
+        self.mqtt_display = ""
 
     def start(self) -> Banner:
         stack, view = self.stack, self.view
@@ -80,12 +85,14 @@ class DevStack:
         if databases.note:
             view.note(databases.note)
         self._interrupted()
+        mqtt_url, embedded_broker = self._start_broker()
         env = commands.child_env(
             stack=stack,
             database_url=databases.app_url,
             admin_token=self.app.admin_token.get_secret_value(),
             user_token_secret=self.app.user_token_secret.get_secret_value(),
             payload_keys=self.payload_keys,
+            mqtt_url=mqtt_url,
         )
         gateway = self._spawn(
             "gateway", commands.sandbox_gateway(stack, database_url=databases.sandbox_url), env
@@ -95,6 +102,8 @@ class DevStack:
         dispatcher = self._spawn(
             "dispatcher", commands.dispatcher(), env, stop_timeout=DISPATCHER_STOP_SECONDS
         )
+        # An embedded broker starts empty: every device's state is published to it again.
+        publisher = self._spawn("publisher", commands.publisher(republish=embedded_broker), env)
         api = self._spawn("api", commands.api(stack), env)
         with view.step("starting the sandbox payment gateway"):
             self._wait(http_ok(f"{stack.gateway_url}/healthz"), what="sandbox gateway", watch=gateway)
@@ -113,6 +122,9 @@ class DevStack:
                 _logged(dispatcher.log_path, "dispatcher started"), what="dispatcher", watch=dispatcher
             )
         view.ready("dispatcher", "delivering webhooks", dispatcher.log_path)
+        with view.step("starting the device publisher"):
+            self._wait(_logged(publisher.log_path, "publisher started"), what="publisher", watch=publisher)
+        view.ready("publisher", f"device states to {self.mqtt_display}", publisher.log_path)
         return self._banner(self._seed())
 
     def supervise(self) -> None:
@@ -156,6 +168,24 @@ class DevStack:
         ]
         if busy:
             raise NotReady("; ".join(busy))
+
+    def _start_broker(self) -> tuple[str, bool]:
+        """The broker's URL, and whether it is ours (embedded) rather than IOT_BILLING_MQTT_URL's."""
+        stack = self.stack
+        if stack.external_mqtt_url:
+            self.mqtt_url = stack.external_mqtt_url
+            self.mqtt_display = MqttTarget.parse(stack.external_mqtt_url).display
+            self.view.ready("mqtt", f"IOT_BILLING_MQTT_URL {self.mqtt_display}")
+            return stack.external_mqtt_url, False
+        port = free_port(stack.mqtt_host)
+        url = f"mqtt://{stack.mqtt_host}:{port}"
+        argv = embedded_broker_command(stack.data_dir / "mqtt", host=stack.mqtt_host, port=port)
+        broker = self._spawn("mqtt", argv, None)
+        with self.view.step("starting the embedded MQTT broker"):
+            self._wait(lambda: port_in_use(stack.mqtt_host, port), what="MQTT broker", watch=broker)
+        self.mqtt_url = self.mqtt_display = url
+        self.view.ready("mqtt", f"embedded broker (amqtt) {url}", broker.log_path)
+        return url, True
 
     def _start_temporal(self) -> ChildProcess | None:
         # Started first: it needs a few seconds, PostgreSQL and migrations run meanwhile.
@@ -230,6 +260,12 @@ class DevStack:
             log_dir=stack.log_dir,
             webhooks="dispatcher running; watch events with `iot-billing listen`",
             metrics=stack.metrics_urls(),
+            mqtt_url=self.mqtt_display,
+            subscribe=subscribe_commands(
+                self.mqtt_display,
+                device_topic(self.app.mqtt_topic_prefix, "+"),
+                catalog.device_ids[0] if catalog else "DEVICE_ID",
+            ),
         )
 
     def _spawn(

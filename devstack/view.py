@@ -28,6 +28,8 @@ class Banner:
     log_dir: Path
     webhooks: str | None = None
     metrics: dict[str, str] | None = None  # process -> its /metrics URL
+    mqtt_url: str | None = None
+    subscribe: tuple[str, ...] = ()
 
 
 class StackView:
@@ -62,6 +64,8 @@ class StackView:
             table.add_row("Webhooks", banner.webhooks)
         if banner.metrics:
             table.add_row("Metrics", "\n".join(f"{name}: {url}" for name, url in banner.metrics.items()))
+        if banner.mqtt_url:
+            table.add_row("MQTT", banner.mqtt_url)
         table.add_row("Logs", str(banner.log_dir))
         self._print(Panel(table, title="iot-billing is running", expand=False))
         # Tokens and the curl are printed raw (no wrapping, no markup) so they paste as they are.
@@ -70,6 +74,10 @@ class StackView:
         if banner.curl:
             self._print("Subscribe two demo devices to the one-minute product (a sandbox card that pays):")
             self._raw(banner.curl)
+        if banner.subscribe:
+            self._print("Watch a device's entitlements (simulator), or every device's retained state:")
+            for command in banner.subscribe:
+                self._raw(command)
         self._print("Press Ctrl-C to stop everything.")
 
     def failed(self, message: str, log_lines: list[str] | None = None, log: Path | None = None) -> None:

@@ -16,7 +16,7 @@ from dispatcher.metrics import count_delivery, outbox_lag_gauge
 from dispatcher.planner import plan_deliveries
 from dispatcher.queue import Claim, Outcome, claim_due, record_outcome
 from dispatcher.sender import send
-from dispatcher.wakeup import listen_for_events
+from events.wakeup import listen_for_events, wait_for_wake
 from infra.db import SessionFactory, make_engine, make_session_factory
 from infra.logging import configure_logging
 from infra.metrics import serve_metrics
@@ -51,13 +51,7 @@ class Dispatcher:
                 busy = await self._round()
                 if busy:
                     continue
-                waking = asyncio.create_task(self.wake.wait())
-                await asyncio.wait(
-                    {waking, stopping},
-                    timeout=self.settings.dispatcher_poll_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waking.cancel()
+                await wait_for_wake(self.wake, stopping, poll_seconds=self.settings.dispatcher_poll_seconds)
             if self.in_flight:
                 log.info("finishing deliveries in flight", count=len(self.in_flight))
                 await asyncio.gather(*self.in_flight, return_exceptions=True)

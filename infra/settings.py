@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.codec import EncryptionCodec, codec_for, parse_payload_keys
+from infra.mqtt import MqttTarget
 
 DEFAULT_ADMIN_TOKEN = "dev-admin-token"
 DEFAULT_USER_TOKEN_SECRET = "dev-user-token-secret-change-me-please"
@@ -90,6 +91,22 @@ class Settings(BaseSettings):
     dispatcher_concurrency: int = Field(default=32, ge=1, le=1000)
     # The longest a dispatcher sleeps between looks when no notice wakes it (retries come due this way).
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
+    # The broker the device publisher writes retained entitlement states to (docs/devices.md):
+    # `mqtt://user:password@host:1883`, or `mqtts://` for TLS, verified against `mqtt_ca_file` if set.
+    mqtt_url: SecretStr = SecretStr("mqtt://127.0.0.1:1883")
+    mqtt_ca_file: str | None = None
+    # Topics are `{prefix}/devices/{device_id}/entitlements`.
+    mqtt_topic_prefix: str = Field(default="iot-billing", min_length=1, pattern=r"^[^#+]+$")
+    # A publish the broker has not acknowledged in this time counts as lost: the connection is dropped and
+    # the state published again.
+    mqtt_publish_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Reconnection waits double from the first to the last while the broker stays away.
+    mqtt_reconnect_first_seconds: float = Field(default=0.5, gt=0)
+    mqtt_reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    # Batches one publisher copy works on at once (one database connection each) and devices per batch.
+    publisher_concurrency: int = Field(default=4, ge=1, le=64)
+    publisher_batch: int = Field(default=200, ge=1, le=10_000)
+    publisher_poll_seconds: float = Field(default=1.0, gt=0)
 
     # Prometheus: where the worker and the dispatcher serve `/metrics` (the API and the sandbox gateway serve
     # it on their own HTTP port). The worker serves the Temporal SDK's metrics on a port of their own. Unset
@@ -114,6 +131,15 @@ class Settings(BaseSettings):
             if self.payload_keys is None:
                 raise ValueError("IOT_BILLING_PAYLOAD_KEYS must be set outside development")
         return self
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_parses(cls, value: SecretStr) -> SecretStr:
+        MqttTarget.parse(value.get_secret_value())
+        return value
+
+    def mqtt_target(self) -> MqttTarget:
+        return MqttTarget.parse(self.mqtt_url.get_secret_value())
 
     @field_validator("payload_keys", mode="before")
     @classmethod
@@ -146,6 +172,7 @@ class Settings(BaseSettings):
         "worker_sdk_metrics_port",
         "dispatcher_metrics_port",
         "otel_exporter_otlp_endpoint",
+        "mqtt_ca_file",
         mode="before",
     )
     @classmethod

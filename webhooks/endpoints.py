@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from events.wakeup import NEW_EVENTS_CHANNEL
 from infra.db import SessionFactory, transaction
 from models.event_types import ALL_EVENT_TYPES, unknown_event_types
 from models.outbox import OutboxEvent
@@ -19,7 +20,6 @@ from webhooks.secrets import new_secret
 from webhooks.urls import UrlRefused, check_url
 
 MAX_DESCRIPTION = 500
-NEW_EVENTS_CHANNEL = "iot_billing_events"
 
 
 @dataclass(frozen=True)

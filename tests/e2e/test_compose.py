@@ -12,7 +12,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-EXPECTED = {"postgresql", "temporal", "temporal-ui", "setup", "gateway", "worker", "api"}
+EXPECTED = {"postgresql", "temporal", "temporal-ui", "setup", "gateway", "worker", "api", "mqtt", "publisher"}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,8 @@ def test_secrets_are_required_not_defaulted() -> None:
         "IOT_BILLING_PAYLOAD_KEYS",
         "IOT_BILLING_DB_PASSWORD",
         "POSTGRES_PASSWORD",
+        "IOT_BILLING_MQTT_PUBLISHER_PASSWORD",
+        "IOT_BILLING_MQTT_SECRETS",
     ):
         uses = re.findall(rf"\$\{{{secret}([^}}]*)\}}", text)
         assert uses, secret

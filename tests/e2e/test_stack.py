@@ -4,6 +4,7 @@ PostgreSQL, a Temporal dev server, the sandbox gateway, a worker and the API: te
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -18,6 +19,7 @@ import pytest
 
 from devstack.demo import DEMO_PRODUCTS, DEMO_USER
 from infra.temporal import temporal_cli_path
+from tests.devices.support import retained
 from tests.e2e.stack import (
     ADMIN_TOKEN,
     RunningStack,
@@ -69,6 +71,11 @@ def test_subscribe_see_entitled_cancel_find_in_temporal_then_sigterm(stack: Runn
                 return [row for row in rows if row["subscription_id"] == subscription["id"]]
 
             eventually(entitled, what=f"an entitlement on {device_id}")
+        # The banner's broker: each device finds its state retained there, open.
+        broker = _printed_broker(stack.output)
+        eventually(
+            lambda: _device_statuses(broker, devices) == {d: ["open"] for d in devices}, what="open states"
+        )
 
         canceled = http.post(
             f"/v1/subscriptions/{subscription['id']}/cancel", headers=user, json={"mode": "immediately"}
@@ -80,6 +87,8 @@ def test_subscribe_see_entitled_cancel_find_in_temporal_then_sigterm(stack: Runn
             return "canceled" if state["status"] == "canceled" else None
 
         eventually(status, what="the subscription canceled")
+        revoked = {d: ["revoked"] for d in devices}
+        eventually(lambda: _device_statuses(broker, devices) == revoked, what="revoked states")
 
     workflow_id = f"subscription-{subscription['id']}"
     listed = eventually(
@@ -89,10 +98,21 @@ def test_subscribe_see_entitled_cancel_find_in_temporal_then_sigterm(stack: Runn
     assert listed == {workflow_id}
 
     children = stack.processes()
-    assert len(children) >= 5, children  # temporal, gateway, worker, api, postgres
+    assert len(children) >= 7, children  # temporal, gateway, worker, api, postgres, mqtt, publisher
     assert stack.terminate() == 0, stack.report()
     assert still_alive(children) == []
     assert "stopping" in stack.output
+
+
+def _printed_broker(output: str) -> str:
+    """The broker URL of the banner's ready-to-paste simulator command."""
+    (line,) = [line for line in output.splitlines() if line.startswith("iot-billing device ")]
+    return line.split("--mqtt-url ", 1)[1].strip()
+
+
+def _device_statuses(broker: str, devices: list[str]) -> dict[str, list[str]]:
+    states = asyncio.run(retained(broker, "iot-billing", devices, within=2.0))
+    return {d: [e.status.value for e in s.entitlements] for d, s in states.items()}
 
 
 def test_a_killed_stack_leaves_no_child_and_the_next_start_seeds_nothing_twice(

@@ -22,6 +22,10 @@ NAMED_FIGURES = (
     "claims_per_s",
     "raw_updates_per_s",
     "claims_ratio",
+    "mqtt_change_to_device_p50_ms",
+    "mqtt_change_to_device_p99_ms",
+    "mqtt_publishes_per_s",
+    "mqtt_ratio",
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = [

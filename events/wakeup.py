@@ -1,18 +1,20 @@
-"""Wake-up on new events: LISTEN on the channel the `events` insert trigger notifies at commit. The
-dispatcher also looks on its own every poll interval, so a lost connection only delays, never loses."""
+"""Wake-up on new events: LISTEN on the channel the `events` insert trigger notifies at commit. Every
+process that follows the outbox (the webhook dispatcher, the device publisher) also looks on its own every
+poll interval, so a lost connection only delays, never loses."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import psycopg
 import structlog
 
 from infra.settings import sqlalchemy_url
-from webhooks.endpoints import NEW_EVENTS_CHANNEL
 
 log = structlog.get_logger(__name__)
 RECONNECT_SECONDS = 1.0
+NEW_EVENTS_CHANNEL = "iot_billing_events"
 
 
 def libpq_url(database_url: str) -> str:
@@ -34,3 +36,12 @@ async def listen_for_events(database_url: str, wake: asyncio.Event) -> None:
         except psycopg.Error as error:
             log.warning("event notices lost; reconnecting", error=str(error))
         await asyncio.sleep(RECONNECT_SECONDS)
+
+
+async def wait_for_wake(
+    wake: asyncio.Event, stopping: asyncio.Task[Literal[True]], *, poll_seconds: float
+) -> None:
+    """Return on a notice, on a stop, or after `poll_seconds`, whichever comes first."""
+    waking = asyncio.create_task(wake.wait())
+    await asyncio.wait({waking, stopping}, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+    waking.cancel()
