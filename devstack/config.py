@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class StackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IOT_BILLING_", extra="ignore")
+    # populate_by_name: the bench passes the aliased fields by name, which pydantic ignores otherwise.
+    model_config = SettingsConfigDict(env_prefix="IOT_BILLING_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(
         default=Path(".iot-billing"), description="Embedded PostgreSQL, Temporal db, logs."
