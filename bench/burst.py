@@ -35,6 +35,10 @@ from workflows.constants import subscription_workflow_id
 # Signups per second the cycle is sized for: fewer, and the first subscriptions renew before the hold.
 SIGNUPS_PER_S_FLOOR = 15.0
 POLL_S = 0.1
+# A worker's workflow tasks go to its sticky queue first and reach another worker only after this long (the
+# SDK's default, which both workers keep). The hold outlasts it, so a restarted worker meets every task on
+# the normal queue, on both sides alike.
+STICKY_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ async def _restart_when_due(system: System, name: str, task_queue: str, due: flo
     """Stop the worker, start it again once `due` has passed, and return when it polls again."""
 
     def hold() -> None:
-        time.sleep(max(0.0, due - time.time()) + 0.5)
+        time.sleep(max(0.0, due - time.time()) + STICKY_TIMEOUT_S + 1.0)
 
     child = await asyncio.to_thread(system.restart, name, stopped=hold)
     polling = worker_polling(system.temporal_address, system.temporal_namespace, task_queue, child)

@@ -255,7 +255,7 @@ async def claims_phase(ctx: Context) -> dict[str, float]:
     """Claims in process against the raw UPDATE, then through the API against the bare endpoint, and through
     an API of two processes, in the order A B 2 2 B A."""
     options, api, system = ctx.options, ctx.api, ctx.system
-    task = ctx.bar.add_task("voucher claims on one hot row", total=7 * options.claims)
+    task = ctx.bar.add_task("voucher claims on one hot row", total=6 * options.claims)
     advance: Progress = lambda n: ctx.bar.advance(task, n)  # noqa: E731
     service = await claim_figures(
         api, claims=options.claims, concurrency=options.claim_concurrency, progress=advance

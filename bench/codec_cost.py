@@ -51,4 +51,5 @@ async def codec_cost(ctx: Context) -> dict[str, float]:
         "codec_ratio": codec / without,
         "codec_cpu_ms_per_period": sum(workers["codec"].values()),
         "plain_cpu_ms_per_period": sum(workers["plain"].values()),
+        **{f"cpu_ms_per_period.{kind}.{name}": ms for kind in workers for name, ms in workers[kind].items()},
     }
