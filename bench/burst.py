@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from bench.bare import BASELINE_TASK_QUEUE, BareBurstWorkflow, BurstInput
 from bench.options import Context
 from bench.phases import API_CONNECTIONS, gather_limited, percentile
 from bench.system import BASELINE_WORKER, System
+from bench.throughput import spent
 from devstack.ready import worker_polling
 from workflows.constants import subscription_workflow_id
 
@@ -45,15 +47,28 @@ STICKY_TIMEOUT_S = 10.0
 class Drain:
     started: float  # epoch seconds: the instant every member was due and a worker was there to take it
     done: list[float]  # epoch seconds each member's due period ran
+    cpu_s: dict[str, float]  # CPU seconds by component while it drained
+
+    @property
+    def periods_per_s(self) -> float:
+        return len(self.done) / max(self.done_after)
+
+    @property
+    def done_after(self) -> list[float]:
+        return [max(0.0, at - self.started) for at in self.done]
 
     def figures(self, prefix: str) -> dict[str, float]:
-        lateness = [max(0.0, at - self.started) for at in self.done]
+        lateness = self.done_after
         drain_s = max(lateness)
+        busy = {name: s for name, s in self.cpu_s.items() if s * 1000 / len(self.done) >= 0.05}
         return {
             f"{prefix}_drain_s": drain_s,
-            f"{prefix}_periods_per_s": len(self.done) / drain_s,
+            f"{prefix}_periods_per_s": self.periods_per_s,
             f"{prefix}_lateness_p50_s": percentile(lateness, 0.5),
             f"{prefix}_lateness_p99_s": percentile(lateness, 0.99),
+            # Of the machine's cores, the share the system kept busy while it drained: near 1, CPU bound it.
+            f"{prefix}_cpu_busy": sum(self.cpu_s.values()) / (drain_s * (os.cpu_count() or 1)),
+            **{f"{prefix}_cpu_ms_per_period.{name}": s * 1000 / len(self.done) for name, s in busy.items()},
         }
 
 
@@ -67,7 +82,7 @@ async def burst(ctx: Context) -> dict[str, float]:
         **engine.figures("burst_engine"),
         **bare.figures("burst_bare"),
         **live.figures("burst_bare_live"),
-        "burst_ratio": engine.figures("x")["x_periods_per_s"] / bare.figures("x")["x_periods_per_s"],
+        "burst_ratio": engine.periods_per_s / bare.periods_per_s,
     }
     if early:
         figures["burst_engine_renewed_before_hold"] = float(early)
@@ -95,13 +110,15 @@ async def _engine_burst(ctx: Context, size: int) -> tuple[Drain, int]:
         due = await _due_times(conn, catalog.product_id)
         ctx.bar.update(task, description=f"burst: engine held until {size} are due")
         started = await _restart_when_due(system, "worker", system.task_queue, max(due.values()))
+        before = system.cpu.read()
         early = await _paid_before(conn, catalog.product_id, started)
         ctx.bar.update(task, description="burst: engine draining", total=2 * size, completed=size)
         done = await _wait_paid(
             conn, catalog.product_id, size, lambda n: ctx.bar.update(task, completed=size + n)
         )
+        used = spent(before, system.cpu.read())
     await _terminate(ctx.client, [subscription_workflow_id(c) for c in due])
-    return Drain(started=started, done=[at for at in done if at >= started]), early
+    return Drain(started=started, done=[at for at in done if at >= started], cpu_s=used), early
 
 
 async def _due_times(conn: psycopg.AsyncConnection[Any], product_id: str) -> dict[str, float]:
@@ -155,17 +172,20 @@ async def _bare_held_burst(ctx: Context, size: int) -> Drain:
         ctx.note("[yellow]warning:[/] the bare burst's worker was held only after its timers fired")
     ctx.bar.update(task, description="burst: bare held until due")
     started = await _restart_when_due(ctx.system, BASELINE_WORKER, BASELINE_TASK_QUEUE, due_at.timestamp())
+    before = ctx.system.cpu.read()
     ctx.bar.update(task, description="burst: bare draining")
     done = await _results(handles, lambda n: ctx.bar.advance(task, n))
-    return Drain(started=started, done=done)
+    return Drain(started=started, done=done, cpu_s=spent(before, ctx.system.cpu.read()))
 
 
 async def _bare_live_burst(ctx: Context, size: int) -> Drain:
     task = ctx.bar.add_task(f"burst: {size} bare workflows, live", total=2 * size)
     due_at = datetime.now(UTC) + timedelta(seconds=10 + size / 40)
     handles = await _start_bare(ctx.client, size, due_at, lambda n: ctx.bar.advance(task, n))
+    await asyncio.sleep(max(0.0, due_at.timestamp() - time.time()))
+    before = ctx.system.cpu.read()
     done = await _results(handles, lambda n: ctx.bar.advance(task, n))
-    return Drain(started=due_at.timestamp(), done=done)
+    return Drain(started=due_at.timestamp(), done=done, cpu_s=spent(before, ctx.system.cpu.read()))
 
 
 async def _start_bare(
