@@ -56,7 +56,7 @@ async def _events_on(ctx: Context, base: str, receiver: httpx.AsyncClient) -> tu
     async with await psycopg.AsyncConnection.connect(ctx.system.database_url, autocommit=True) as conn:
         await _delivered(conn, endpoint)
         await _disable(ctx, endpoint)
-        arrived = _first_arrivals(await _received(receiver, "/live"))
+        arrived = first_arrivals(await _received(receiver, "/live"))
         cursor = await conn.execute(
             "SELECT id, extract(epoch FROM created_at)::float8 FROM events WHERE id = ANY(%s)",
             (list(arrived),),
@@ -88,7 +88,7 @@ async def _delivery_rate(ctx: Context, base: str, receiver: httpx.AsyncClient, l
         await conn.execute(f"NOTIFY {NEW_EVENTS_CHANNEL}")
         await _delivered(conn, endpoint, progress=lambda n: ctx.bar.update(task, completed=n))
         await _disable(ctx, endpoint)
-    arrivals = _first_arrivals(await _received(receiver, "/backlog"))
+    arrivals = first_arrivals(await _received(receiver, "/backlog"))
     dispatcher = len(arrivals) / (max(arrivals.values()) - started)
     bare = await _bare_loop(base, envelopes, lambda: ctx.bar.advance(task, 1))
     return {
@@ -186,7 +186,7 @@ async def _received(receiver: httpx.AsyncClient, path: str) -> list[tuple[str, f
     return [(str(item[0]), float(item[1])) for item in response.json()]
 
 
-def _first_arrivals(notes: list[tuple[str, float]]) -> dict[str, float]:
+def first_arrivals(notes: list[tuple[str, float]]) -> dict[str, float]:
     """Each event once, at its first arrival (delivery is at least once)."""
     first: dict[str, float] = {}
     for event_id, at in notes:
