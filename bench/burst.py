@@ -29,9 +29,8 @@ from temporalio.service import RPCError
 from bench.bare import BASELINE_TASK_QUEUE, BareBurstWorkflow, BurstInput
 from bench.options import Context
 from bench.phases import API_CONNECTIONS, gather_limited, percentile
-from bench.system import BASELINE_WORKER, System
+from bench.system import BASELINE_WORKER, System, until_polling
 from bench.throughput import spent
-from devstack.ready import worker_polling
 from workflows.constants import subscription_workflow_id
 
 # Signups per second the cycle is sized for: fewer, and the first subscriptions renew before the hold.
@@ -245,11 +244,7 @@ async def _restart_when_due(system: System, name: str, task_queue: str, due: flo
         time.sleep(max(0.0, due - time.time()) + STICKY_TIMEOUT_S + 1.0)
 
     child = await asyncio.to_thread(system.restart, name, stopped=hold)
-    polling = worker_polling(system.temporal_address, system.temporal_namespace, task_queue, child)
-    while not await asyncio.to_thread(polling):
-        if child.returncode is not None:
-            raise RuntimeError(f"{name} exited while restarting: {child.log_tail(10)}")
-        await asyncio.sleep(POLL_S)
+    await until_polling(system, child, task_queue)
     return time.time()
 
 

@@ -10,6 +10,7 @@ import sys
 from bench.bare import BASELINE_TASK_QUEUE, PLAIN_TASK_QUEUE, TASK_QUEUE_ENV
 from bench.options import Context
 from bench.phases import baseline_periods_per_s
+from bench.system import until_polling
 from bench.throughput import per_period, spent
 from infra.temporal import connect
 
@@ -18,11 +19,13 @@ PLAIN_WORKER = "plain-worker"
 
 async def codec_cost(ctx: Context) -> dict[str, float]:
     system, options = ctx.system, ctx.options
-    system.spawn(
+    worker = system.spawn(
         PLAIN_WORKER,
         [sys.executable, "-m", "bench.worker"],
         env={"IOT_BILLING_PAYLOAD_KEYS": "", TASK_QUEUE_ENV: PLAIN_TASK_QUEUE},
     )
+    # Its start-up (imports, connecting) must not weigh on the first measurement.
+    await until_polling(system, worker, PLAIN_TASK_QUEUE)
     plain = await connect(system.temporal_address, codec=None)
     rates: dict[str, list[float]] = {"codec": [], "plain": []}
     cpu: dict[str, dict[str, float]] = {"codec": {}, "plain": {}}

@@ -4,6 +4,7 @@ engine worker's memory."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import sys
@@ -19,7 +20,7 @@ from rich.console import Console
 from devstack import commands as stack_commands
 from devstack.config import StackSettings
 from devstack.process import ChildProcess
-from devstack.ready import ChildDied
+from devstack.ready import ChildDied, worker_polling
 from devstack.stack import DevStack
 from devstack.view import StackView
 from infra.settings import Settings
@@ -245,3 +246,12 @@ def _print_log_tails(children: list[ChildProcess], lines: int = 15) -> None:
         tail = child.log_tail(lines)
         print(f"bench: the last lines of {child.name}'s log:", file=sys.stderr)
         print("\n".join(f"  {line}" for line in tail) or "  (empty)", file=sys.stderr)
+
+
+async def until_polling(system: System, worker: ChildProcess, task_queue: str) -> None:
+    """Return once the worker process polls the task queue."""
+    polling = worker_polling(system.temporal_address, system.temporal_namespace, task_queue, worker)
+    while not await asyncio.to_thread(polling):
+        if worker.returncode is not None:
+            raise RuntimeError(f"{worker.name} exited while starting: {worker.log_tail(10)}")
+        await asyncio.sleep(0.1)
