@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from rich.console import Console
 from rich.progress import Progress
 from temporalio.client import Client
 
@@ -52,7 +51,6 @@ class Context:
     client: Client
     api: Api
     bar: Progress
-    console: Console
     load: int = 0  # the throughput load chosen (0 until chosen)
     # Contracts of the first engine run, for the history-size figure.
     contract_ids: list[str] = field(default_factory=list)

@@ -65,7 +65,7 @@ async def measure(options: BenchOptions, system: System, console: Console) -> di
             TimeElapsedColumn(),
             console=console,
         ) as bar:
-            ctx = Context(options=options, system=system, client=client, api=api, bar=bar, console=console)
+            ctx = Context(options=options, system=system, client=client, api=api, bar=bar)
             if NEEDS_LOAD & set(options.phases):
                 figures.update(await choose_load(ctx))
             for name in PHASES:

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 from bench.bare import BASELINE_TASK_QUEUE
 from bench.options import Context
-from bench.phases import baseline_periods_per_s, engine_periods_per_s, history_events_per_period
+from bench.phases import (
+    Progress,
+    baseline_periods_per_s,
+    engine_periods_per_s,
+    history_events_per_period,
+)
 from bench.saturation import find_saturating_load, timer_bound
 
 CYCLE_SECONDS = 1.0
@@ -108,7 +113,7 @@ class Rates:
 
 
 async def one_phase(
-    ctx: Context, phase: str, *, advance: functools.partial[None] | None = None
+    ctx: Context, phase: str, *, advance: Progress | None = None
 ) -> tuple[float, dict[str, float], float]:
     """One baseline or engine run at the chosen load: its periods/s, CPU seconds by component, and the
     bench's own CPU seconds."""

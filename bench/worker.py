@@ -1,5 +1,6 @@
 """`python -m bench.worker`: the baseline's worker process, with the same thread pool, concurrency and
-sandbox settings as the engine's worker, so the two measure the same platform."""
+sandbox settings as the engine's worker, so the two measure the same platform. Its task queue is the
+baseline's unless IOT_BILLING_BENCH_TASK_QUEUE names another (the codec phase's worker without a codec)."""
 
 from __future__ import annotations
 
