@@ -3,12 +3,16 @@ activity and a timer) or per signup (three activities), and nothing else."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
 
 BASELINE_TASK_QUEUE = "iot-billing-bench-baseline"
+# The same workflows on a worker (and client) without the payload codec: what encryption costs.
+PLAIN_TASK_QUEUE = "iot-billing-bench-plain"
+TASK_QUEUE_ENV = "IOT_BILLING_BENCH_TASK_QUEUE"
 _TIMEOUT = timedelta(seconds=30)
 
 
@@ -17,9 +21,19 @@ class BareInput(BaseModel):
     cycle_seconds: float
 
 
+class BurstInput(BaseModel):
+    due_at: datetime  # when the second period is due: the same instant for every workflow of a burst
+
+
 @activity.defn(name="bench_noop")
 def noop(period: int) -> int:
     return period
+
+
+@activity.defn(name="bench_clock")
+def clock(period: int) -> float:
+    """A period's work that also says when it ran (wall clock, as a charge's `paid_at` does)."""
+    return time.time()
 
 
 @workflow.defn(name="BenchBareSubscription")
@@ -44,3 +58,18 @@ class ThreeActivityWorkflow:
         for step in range(3):
             await workflow.execute_activity(noop, step, start_to_close_timeout=_TIMEOUT)
         return 3
+
+
+@workflow.defn(name="BenchBareBurst")
+class BareBurstWorkflow:
+    """The month-start burst's floor: a first period now, the second due at one instant shared by every
+    workflow of the burst; answers when the second period's activity ran."""
+
+    @workflow.run
+    async def run(self, input: BurstInput) -> float:
+        await workflow.execute_activity(noop, 0, start_to_close_timeout=_TIMEOUT)
+        wait = input.due_at.astimezone(UTC) - workflow.now()
+        if wait > timedelta(0):
+            await workflow.sleep(wait)
+        ran: float = await workflow.execute_activity(clock, 1, start_to_close_timeout=_TIMEOUT)
+        return ran

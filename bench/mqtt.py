@@ -15,9 +15,11 @@ from typing import Any
 
 import psycopg
 
+from bench.options import Context
 from bench.phases import percentile
 from events.wakeup import libpq_url
 from infra.mqtt import MqttTarget, mqtt_client
+from infra.settings import Settings
 from models.device_state import device_state, device_topic
 
 # One statement, as the engine writes a period: each device's entitlement and its event, whose trigger
@@ -205,3 +207,14 @@ def _a_contract(conn: psycopg.Connection[Any]) -> uuid.UUID:
 
 if __name__ == "__main__":
     asyncio.run(_publish_bare(sys.argv[1], uuid.UUID(sys.argv[2])))
+
+
+async def mqtt_phase(ctx: Context) -> dict[str, float]:
+    """Device states through the stack's own publisher and broker."""
+    task = ctx.bar.add_task("device states over MQTT", total=2050)
+    return await mqtt_figures(
+        database_url=ctx.system.database_url,
+        mqtt_url=ctx.system.mqtt_url,
+        prefix=Settings().mqtt_topic_prefix,
+        progress=lambda n: ctx.bar.advance(task, n),
+    )

@@ -45,7 +45,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def baseline_periods_per_s(
-    client: Client, *, subscriptions: int, periods: int, progress: Progress
+    client: Client,
+    *,
+    subscriptions: int,
+    periods: int,
+    progress: Progress,
+    task_queue: str = BASELINE_TASK_QUEUE,
 ) -> float:
     run = uuid.uuid4().hex[:8]
     started = time.monotonic()
@@ -54,7 +59,7 @@ async def baseline_periods_per_s(
             BareSubscriptionWorkflow.run,
             BareInput(periods=periods, cycle_seconds=1.0),
             id=f"bench-bare-{run}-{n}",
-            task_queue=BASELINE_TASK_QUEUE,
+            task_queue=task_queue,
         )
         for n in range(subscriptions)
     ]

@@ -4,13 +4,14 @@ engine worker's memory."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -19,10 +20,12 @@ from rich.console import Console
 from devstack import commands as stack_commands
 from devstack.config import StackSettings
 from devstack.process import ChildProcess
-from devstack.ready import ChildDied
+from devstack.ready import ChildDied, worker_polling
 from devstack.stack import DevStack
 from devstack.view import StackView
 from infra.settings import Settings
+
+BASELINE_WORKER = "baseline-worker"
 
 
 def free_port() -> int:
@@ -46,13 +49,19 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def follow(self, pid: int) -> None:
+        """Sample another process from now on (a restarted worker); the peak so far stays."""
+        self.pid = pid
+
     def _run(self) -> None:
         process = psutil.Process(self.pid)
         while not self._stop.wait(self.interval):
             try:
+                if process.pid != self.pid:
+                    process = psutil.Process(self.pid)
                 rss = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(True))
             except psutil.Error:
-                return
+                continue  # between a restart's stop and its start
             self.peak_bytes = max(self.peak_bytes, rss)
 
     def stop(self) -> None:
@@ -89,14 +98,57 @@ class CpuMeter:
 class System:
     api_url: str
     temporal_address: str
+    temporal_namespace: str
     database_url: str
     admin_token: str
     user_token_secret: str
     task_queue: str
-    mqtt_url: str
     payload_keys: str
+    mqtt_url: str
     worker_rss: RssSampler
     cpu: CpuMeter
+    # Where the stack's children log, the environment they were started with, and every child, so a phase
+    # can restart one (the month-start burst) or add one (a bare API, a webhook receiver).
+    log_dir: Path
+    env: dict[str, str]
+    children: dict[str, ChildProcess]
+    # The Temporal dev server's database file, when it keeps one (`--persist-temporal`).
+    temporal_db: Path | None = None
+
+    def spawn(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> ChildProcess:
+        """Start one more process beside the stack; it is stopped with the stack."""
+        child = ChildProcess(
+            name=name,
+            argv=argv,
+            log_path=self.log_dir / f"{name}.log",
+            env={**self.env, **(env or {})},
+            cwd=stack_commands.PROJECT_ROOT,
+        )
+        child.start()
+        self.children[name] = child
+        if child.pid is not None:
+            self.cpu.pids[name] = child.pid
+        return child
+
+    def stop(self, name: str) -> None:
+        self.children.pop(name).stop()
+        self.cpu.pids.pop(name, None)
+
+    def restart(self, name: str, *, stopped: Callable[[], None] | None = None) -> ChildProcess:
+        """Stop a child, call `stopped`, then start it again as it was; the CPU meter and the worker's memory
+        sampler follow the new process."""
+        old = self.children.pop(name)
+        old.stop()
+        if stopped is not None:
+            stopped()
+        child = replace(old, _process=None)
+        child.start()
+        self.children[name] = child
+        assert child.pid is not None
+        self.cpu.pids[name] = child.pid
+        if name == "worker":
+            self.worker_rss.follow(child.pid)
+        return child
 
 
 class StackFailed(Exception):
@@ -111,6 +163,7 @@ def running_system(
     database_url: str | None,
     temporal_address: str | None,
     timer_shift_ms: int | None = None,
+    persist_temporal: bool = False,
 ) -> Iterator[System]:
     stack = StackSettings(
         data_dir=data_dir,
@@ -118,18 +171,15 @@ def running_system(
         gateway_port=free_port(),
         temporal_port=free_port(),
         temporal_ui_port=free_port(),
-        worker_metrics_port=free_port(),
-        worker_sdk_metrics_port=free_port(),
-        dispatcher_metrics_port=free_port(),
         external_database_url=database_url,
         external_temporal_address=temporal_address,
         seed_demo=False,
-        temporal_in_memory=True,
+        temporal_in_memory=not persist_temporal,
         temporal_timer_shift_ms=timer_shift_ms,
     )
     app = Settings()
     dev = DevStack(stack, app, StackView(Console(file=io.StringIO())), threading.Event())
-    baseline: ChildProcess | None = None
+    system: System | None = None
     sampler: RssSampler | None = None
     try:
         try:
@@ -147,44 +197,49 @@ def running_system(
             user_token_secret=app.user_token_secret.get_secret_value(),
             payload_keys=dev.payload_keys or "",
         )
-        baseline = ChildProcess(
-            name="baseline-worker",
-            argv=[sys.executable, "-m", "bench.worker"],
-            log_path=stack.log_dir / "baseline-worker.log",
-            env=env,
-            cwd=stack_commands.PROJECT_ROOT,
-        )
-        baseline.start()
         worker = next(c for c in dev.children if c.name == "worker")
         assert worker.pid is not None
-        pids = {c.name: c.pid for c in [*dev.children, baseline] if c.pid is not None}
+        children = {c.name: c for c in dev.children}
+        pids = {c.name: c.pid for c in dev.children if c.pid is not None}
         postmaster = dev.databases.postmaster()
         if postmaster is not None:
             pids["postgres"] = postmaster.pid
         sampler = RssSampler(worker.pid)
         sampler.start()
+        system = System(
+            api_url=stack.api_url,
+            temporal_address=stack.temporal_address,
+            temporal_namespace=app.temporal_namespace,
+            database_url=dev.databases.app_url,
+            admin_token=app.admin_token.get_secret_value(),
+            user_token_secret=app.user_token_secret.get_secret_value(),
+            task_queue=app.task_queue,
+            payload_keys=dev.payload_keys or "",
+            mqtt_url=dev.mqtt_url,
+            worker_rss=sampler,
+            cpu=CpuMeter(pids),
+            log_dir=stack.log_dir,
+            env=env,
+            children=children,
+            temporal_db=None if not persist_temporal else stack.data_dir.resolve() / "temporal.db",
+        )
+        extras = system.children
+        system.spawn(BASELINE_WORKER, [sys.executable, "-m", "bench.worker"])
         try:
-            yield System(
-                api_url=stack.api_url,
-                temporal_address=stack.temporal_address,
-                database_url=dev.databases.app_url,
-                admin_token=app.admin_token.get_secret_value(),
-                user_token_secret=app.user_token_secret.get_secret_value(),
-                task_queue=app.task_queue,
-                mqtt_url=dev.mqtt_url,
-                payload_keys=dev.payload_keys or "",
-                worker_rss=sampler,
-                cpu=CpuMeter(pids),
-            )
+            yield system
         except Exception:
             # Whatever failed may show in a process's log, and the logs go with the temporary directory.
-            _print_log_tails([*dev.children, baseline])
+            _print_log_tails(list(extras.values()))
             raise
     finally:
         if sampler is not None:
             sampler.stop()
-        if baseline is not None:
-            baseline.stop()
+        if system is not None:
+            # The bench's own processes; the stack's go with dev.shutdown, in its order.
+            for name, child in list(system.children.items()):
+                if all(child is not started for started in dev.children):
+                    child.stop()
+                    system.children.pop(name)
         dev.shutdown()
 
 
@@ -193,3 +248,12 @@ def _print_log_tails(children: list[ChildProcess], lines: int = 15) -> None:
         tail = child.log_tail(lines)
         print(f"bench: the last lines of {child.name}'s log:", file=sys.stderr)
         print("\n".join(f"  {line}" for line in tail) or "  (empty)", file=sys.stderr)
+
+
+async def until_polling(system: System, worker: ChildProcess, task_queue: str) -> None:
+    """Return once the worker process polls the task queue."""
+    polling = worker_polling(system.temporal_address, system.temporal_namespace, task_queue, worker)
+    while not await asyncio.to_thread(polling):
+        if worker.returncode is not None:
+            raise RuntimeError(f"{worker.name} exited while starting: {worker.log_tail(10)}")
+        await asyncio.sleep(0.1)

@@ -1,15 +1,25 @@
 """`python -m bench.worker`: the baseline's worker process, with the same thread pool, concurrency and
-sandbox settings as the engine's worker, so the two measure the same platform."""
+sandbox settings as the engine's worker, so the two measure the same platform. Its task queue is the
+baseline's unless IOT_BILLING_BENCH_TASK_QUEUE names another (the codec phase's worker without a codec)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
-from bench.bare import BASELINE_TASK_QUEUE, BareSubscriptionWorkflow, ThreeActivityWorkflow, noop
+from bench.bare import (
+    BASELINE_TASK_QUEUE,
+    TASK_QUEUE_ENV,
+    BareBurstWorkflow,
+    BareSubscriptionWorkflow,
+    ThreeActivityWorkflow,
+    clock,
+    noop,
+)
 from infra.heap import freeze_startup_heap
 from infra.settings import Settings
 from infra.temporal import cache_workflow_bytecode, connect
@@ -30,9 +40,9 @@ async def main() -> None:
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = Worker(
             client,
-            task_queue=BASELINE_TASK_QUEUE,
-            workflows=[BareSubscriptionWorkflow, ThreeActivityWorkflow],
-            activities=[noop],
+            task_queue=os.environ.get(TASK_QUEUE_ENV, BASELINE_TASK_QUEUE),
+            workflows=[BareSubscriptionWorkflow, ThreeActivityWorkflow, BareBurstWorkflow],
+            activities=[noop, clock],
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS,
             workflow_runner=workflow_runner(client.data_converter),

@@ -236,22 +236,41 @@ def reconcile(
 
 @app.command()
 def bench(
-    subscriptions: int = typer.Option(
-        100, min=1, help="Subscriptions (and bare workflows) measured per period."
+    phases: str = typer.Option(
+        "all",
+        help="Phases to run, comma-separated: throughput, events, codec, burst, signup, memory, claims "
+        "(or all).",
     ),
+    subscriptions: int | None = typer.Option(
+        None,
+        min=1,
+        help="Throughput load: subscriptions (and bare workflows) per run. Default: doubled from "
+        "--saturation-start until the baseline's periods/s rises by less than 10 %.",
+    ),
+    saturation_start: int = typer.Option(100, min=1, help="The load search's first load."),
+    saturation_ceiling: int = typer.Option(3200, min=1, help="The load search's highest load."),
     periods: int = typer.Option(
         5, min=2, help="Periods each runs (PT1S cycle): the first is the signup's, the rest renewals."
     ),
     signup_samples: int = typer.Option(20, min=1, help="Sequential signups timed."),
     open_subscriptions: int = typer.Option(
-        300, min=1, help="Extra monthly subscriptions left open (worker memory, CPU per signup)."
+        300,
+        min=1,
+        help="Monthly subscriptions left open (worker memory, bytes and signup rate at that size).",
     ),
-    claims: int = typer.Option(600, min=1, help="Voucher claims on one hot voucher."),
+    signup_rate_samples: int = typer.Option(
+        100, min=1, help="Signups timed as a rate before and after the open subscriptions."
+    ),
+    persist_temporal: bool = typer.Option(
+        False, help="Keep the Temporal dev server's database in a file (its bytes per subscription)."
+    ),
+    burst: int = typer.Option(1000, min=1, help="Month-start burst: subscriptions due at one instant."),
+    claims: int = typer.Option(600, min=1, help="Voucher claims on one hot voucher, per measurement."),
     claim_concurrency: int = typer.Option(
         32, min=1, help="Concurrent claimers (and raw UPDATE connections); fewer when there are fewer claims."
     ),
     rounds: int = typer.Option(
-        4,
+        2,
         min=1,
         help="Rounds of baseline and engine, run B E, E B, ... (the ratio compares their means).",
     ),
@@ -266,20 +285,35 @@ def bench(
     ),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
-    """Measure the engine against bare Temporal, signups, memory, history size and voucher claims (one run;
-    its own PostgreSQL and in-memory Temporal unless DATABASE_URL / TEMPORAL_ADDRESS are set)."""
+    """Measure the engine against bare Temporal at saturating load, the month-start burst, events, the
+    payload codec, signups, memory and voucher claims (one run; its own PostgreSQL and in-memory Temporal
+    unless DATABASE_URL / TEMPORAL_ADDRESS are set)."""
     import os
 
-    from bench.run import BenchOptions, run_bench
+    from bench.options import PHASES, BenchOptions
+    from bench.run import run_bench
     from bench.system import StackFailed
 
+    chosen = tuple(PHASES) if phases == "all" else tuple(p.strip() for p in phases.split(",") if p.strip())
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"unknown phase(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(PHASES)}",
+            param_hint="--phases",
+        )
     try:
         run_bench(
             BenchOptions(
+                phases=chosen,
                 subscriptions=subscriptions,
+                saturation_start=saturation_start,
+                saturation_ceiling=max(saturation_ceiling, saturation_start),
                 periods=periods,
                 signup_samples=signup_samples,
                 open_subscriptions=open_subscriptions,
+                signup_rate_samples=signup_rate_samples,
+                persist_temporal=persist_temporal,
+                burst=burst,
                 claims=claims,
                 claim_concurrency=claim_concurrency,
                 rounds=rounds,

@@ -101,16 +101,22 @@ def publisher(*, republish: bool) -> list[str]:
 
 
 def api(stack: StackSettings) -> list[str]:
+    return uvicorn("api.app:create_app", host=stack.api_host, port=stack.api_port)
+
+
+def uvicorn(factory: str, *, host: str, port: int, workers: int = 1) -> list[str]:
+    """The API's server command, for the API or an app the bench compares it with."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "api.app:create_app",
+        factory,
         "--host",
-        stack.api_host,
+        host,
         "--port",
-        str(stack.api_port),
+        str(port),
+        *(["--workers", str(workers)] if workers > 1 else []),
         # Open keep-alive connections must not hold a stop for long.
         "--timeout-graceful-shutdown",
         "5",

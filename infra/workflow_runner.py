@@ -4,8 +4,9 @@ Around every payload sequence of every activation and completion, the SDK asks t
 serialization context and which external-store context the payloads belong to, three times per direction.
 In the sandbox each of those questions compiles and executes a code string under the sandbox's importer,
 a large share of the worker's CPU (docs/benchmarks.md). The answer only reaches a payload codec or an
-external payload store. Where the data converter has neither, every answer gives the same bytes, so
-`ContextFreeRunner` answers without entering the sandbox; the workflow code itself still runs sandboxed."""
+external payload store, and a codec only uses it if it takes a context (`WithSerializationContext`): our
+encryption codec does not. Where neither uses it, every answer gives the same bytes, so `ContextFreeRunner`
+answers without entering the sandbox; the workflow code itself still runs sandboxed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from temporalio.converter import (
     DataConverter,
     SerializationContext,
     StorageDriverStoreContext,
+    WithSerializationContext,
 )
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -44,7 +46,10 @@ def sandboxed_runner() -> SandboxedWorkflowRunner:
 
 def contexts_matter(converter: DataConverter) -> bool:
     """Whether payload bytes depend on their serialization or store context under this converter."""
-    return converter.payload_codec is not None or converter.external_storage is not None
+    return (
+        isinstance(converter.payload_codec, WithSerializationContext)
+        or converter.external_storage is not None
+    )
 
 
 def workflow_runner(converter: DataConverter) -> WorkflowRunner:
@@ -56,7 +61,8 @@ def workflow_runner(converter: DataConverter) -> WorkflowRunner:
 class ContextFreeRunner(WorkflowRunner):
     """Runs workflows with `inner`, answering payload-context questions outside the sandbox.
 
-    Only for a data converter with no payload codec and no external storage (see `workflow_runner`)."""
+    Only for a data converter whose codec (if any) takes no context and with no external storage (see
+    `workflow_runner`)."""
 
     def __init__(self, inner: WorkflowRunner) -> None:
         self.inner = inner
@@ -79,7 +85,8 @@ class _ContextFreeInstance(WorkflowInstance):
         return self.inner.activate(act)
 
     def get_serialization_context(self, command_info: object) -> SerializationContext | None:
-        # None selects the worker's own converter: with no codec, the context it would pick changes nothing.
+        # None selects the worker's own converter: with no codec that takes a context, the context it would
+        # pick changes nothing.
         return None
 
     def get_external_store_context(self, command_info: object) -> StorageDriverStoreContext:
