@@ -238,8 +238,8 @@ def reconcile(
 def bench(
     phases: str = typer.Option(
         "all",
-        help="Phases to run, comma-separated: throughput, events, codec, burst, signup, memory, claims "
-        "(or all).",
+        help="Phases to run, comma-separated: throughput, events, codec, burst, signup, memory, claims, "
+        "mqtt (or all).",
     ),
     subscriptions: int | None = typer.Option(
         None,

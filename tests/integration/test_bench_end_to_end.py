@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 NAMED_FIGURES = (
     "baseline_periods_per_s",
     "engine_periods_per_s",
@@ -37,9 +39,12 @@ TINY = [
     "--claim-concurrency=4",
     "--rounds=1",
     "--warmup-subscriptions=0",
+    "--burst=8",
+    "--signup-rate-samples=4",
 ]
 
 
+@pytest.mark.timeout(300)  # every phase, the burst's sticky-queue hold included
 def test_a_tiny_bench_writes_every_named_figure(database_url_for_test: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TEMPORAL_ADDRESS"}
     env["DATABASE_URL"] = database_url_for_test
