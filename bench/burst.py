@@ -50,7 +50,10 @@ class Drain:
 
     @property
     def periods_per_s(self) -> float:
-        return len(self.done) / max(self.done_after)
+        drain_s = max(self.done_after)
+        if drain_s <= 0.0:
+            raise ValueError(f"{len(self.done)} periods drained in no measurable time: raise --burst")
+        return len(self.done) / drain_s
 
     @property
     def done_after(self) -> list[float]:
@@ -108,16 +111,17 @@ async def _engine_burst(ctx: Context, size: int) -> tuple[Drain, int]:
     async with await psycopg.AsyncConnection.connect(system.database_url, autocommit=True) as conn:
         due = await _due_times(conn, catalog.product_id)
         ctx.bar.update(task, description=f"burst: engine held until {size} are due")
-        started = await _restart_when_due(system, "worker", system.task_queue, max(due.values()))
+        stopped, polling = await _restart_when_due(system, "worker", system.task_queue, max(due.values()))
         before = system.cpu.read()
-        early = await _paid_before(conn, catalog.product_id, started)
+        early = await _paid_before(conn, catalog.product_id, stopped)
         ctx.bar.update(task, description="burst: engine draining", total=2 * size, completed=size)
         done = await _wait_paid(
             conn, catalog.product_id, size, lambda n: ctx.bar.update(task, completed=size + n)
         )
         used = spent(before, system.cpu.read())
     await _terminate(ctx.client, [subscription_workflow_id(c) for c in due])
-    return Drain(started=started, done=[at for at in done if at >= started], cpu_s=used), early
+    held = [at for at in done if at >= stopped]
+    return Drain(started=_drain_start(polling, held), done=held, cpu_s=used), early
 
 
 async def _due_times(conn: psycopg.AsyncConnection[Any], product_id: str) -> dict[str, float]:
@@ -170,11 +174,11 @@ async def _bare_held_burst(ctx: Context, size: int) -> Drain:
     if datetime.now(UTC) >= due_at:
         ctx.note("[yellow]warning:[/] the bare burst's worker was held only after its timers fired")
     ctx.bar.update(task, description="burst: bare held until due")
-    started = await _restart_when_due(ctx.system, BASELINE_WORKER, BASELINE_TASK_QUEUE, due_at.timestamp())
+    _, polling = await _restart_when_due(ctx.system, BASELINE_WORKER, BASELINE_TASK_QUEUE, due_at.timestamp())
     before = ctx.system.cpu.read()
     ctx.bar.update(task, description="burst: bare draining")
     done = await _results(handles, lambda n: ctx.bar.advance(task, n))
-    return Drain(started=started, done=done, cpu_s=spent(before, ctx.system.cpu.read()))
+    return Drain(started=_drain_start(polling, done), done=done, cpu_s=spent(before, ctx.system.cpu.read()))
 
 
 async def _bare_live_burst(ctx: Context, size: int) -> Drain:
@@ -237,15 +241,24 @@ async def _results(
 # --- holding a worker ------------------------------------------------------------------------------------
 
 
-async def _restart_when_due(system: System, name: str, task_queue: str, due: float) -> float:
-    """Stop the worker, start it again once `due` has passed, and return when it polls again."""
+async def _restart_when_due(system: System, name: str, task_queue: str, due: float) -> tuple[float, float]:
+    """Stop the worker, start it again once `due` has passed, and return when it stopped and when it was
+    seen polling again."""
+    stopped_at: list[float] = []
 
     def hold() -> None:
+        stopped_at.append(time.time())
         time.sleep(max(0.0, due - time.time()) + STICKY_TIMEOUT_S + 1.0)
 
     child = await asyncio.to_thread(system.restart, name, stopped=hold)
     await until_polling(system, child, task_queue)
-    return time.time()
+    return stopped_at[0], time.time()
+
+
+def _drain_start(polling: float, done: list[float]) -> float:
+    """The describe call that sees a restarted worker polling can come after its first tasks ran (a small
+    burst may even be drained by then): the drain began no later than the first period it ran."""
+    return min([polling, *done])
 
 
 async def _terminate(client: Client, workflow_ids: list[str]) -> None:
