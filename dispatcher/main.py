@@ -16,7 +16,7 @@ from dispatcher.metrics import count_delivery, outbox_lag_gauge
 from dispatcher.planner import plan_deliveries
 from dispatcher.queue import Claim, Outcome, claim_due, record_outcome
 from dispatcher.sender import send
-from events.wakeup import listen_for_events, wait_for_wake
+from events.wakeup import UNDISPATCHED_EVENTS, wait_for_wake, watch_for_work
 from infra.db import SessionFactory, make_engine, make_session_factory
 from infra.logging import configure_logging
 from infra.metrics import serve_metrics
@@ -43,7 +43,12 @@ class Dispatcher:
         self.rng = random.Random()
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = asyncio.create_task(listen_for_events(self.settings.database_url, self.wake))
+        settings = self.settings
+        listener = asyncio.create_task(
+            watch_for_work(
+                settings.database_url, self.wake, probe=UNDISPATCHED_EVENTS, every=settings.wake_probe_seconds
+            )
+        )
         stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
@@ -51,7 +56,7 @@ class Dispatcher:
                 busy = await self._round()
                 if busy:
                     continue
-                await wait_for_wake(self.wake, stopping, poll_seconds=self.settings.dispatcher_poll_seconds)
+                await wait_for_wake(self.wake, stopping, poll_seconds=settings.dispatcher_poll_seconds)
             if self.in_flight:
                 log.info("finishing deliveries in flight", count=len(self.in_flight))
                 await asyncio.gather(*self.in_flight, return_exceptions=True)

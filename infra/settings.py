@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     dispatcher_concurrency: int = Field(default=32, ge=1, le=1000)
     # The longest a dispatcher sleeps between looks when no notice wakes it (retries come due this way).
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
+    # How often the dispatcher and the device publisher ask whether new work is queued (events/wakeup.py):
+    # the most a new event or device change waits before they see it.
+    wake_probe_seconds: float = Field(default=0.1, gt=0, le=5)
     # The broker the device publisher writes retained entitlement states to (docs/devices.md):
     # `mqtt://user:password@host:1883`, or `mqtts://` for TLS, verified against `mqtt_ca_file` if set.
     mqtt_url: SecretStr = SecretStr("mqtt://127.0.0.1:1883")

@@ -14,7 +14,7 @@ import psycopg
 import structlog
 
 from devices.queue import Batch, finish_batch, queue_devices, take_batch
-from events.wakeup import libpq_url, listen_for_events, wait_for_wake
+from events.wakeup import QUEUED_DEVICE_CHANGES, libpq_url, wait_for_wake, watch_for_work
 from infra.logging import configure_logging
 from infra.mqtt import mqtt_client
 from infra.settings import Settings
@@ -108,7 +108,14 @@ class Publisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
-        listener = asyncio.create_task(listen_for_events(settings.database_url, self.wake))
+        listener = asyncio.create_task(
+            watch_for_work(
+                settings.database_url,
+                self.wake,
+                probe=QUEUED_DEVICE_CHANGES,
+                every=settings.wake_probe_seconds,
+            )
+        )
         stopping = asyncio.create_task(stop.wait())
         delay = settings.mqtt_reconnect_first_seconds
         target = settings.mqtt_target()

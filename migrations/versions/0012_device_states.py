@@ -4,7 +4,7 @@
 repeats, even for a publish whose transaction was rolled back after the broker took it. Inserting
 `entitlement.opened` / `entitlement.revoked` events queues their devices in `device_changes`, in the
 transaction that writes the event, so no change can be committed without its device being queued. The
-publisher wakes on the events channel that 0009's trigger notifies.
+publisher finds them with a probe (events/wakeup.py).
 
 Revision ID: 0012
 Revises: 0011
