@@ -28,6 +28,13 @@ NAMED_FIGURES = (
     "mqtt_change_to_device_p99_ms",
     "mqtt_publishes_per_s",
     "mqtt_ratio",
+    "events_ratio",
+    "delivery_p99_s",
+    "codec_ratio",
+    "burst_ratio",
+    "api_claims_ratio",
+    "renewal_cpu_ratio",
+    "signup_cpu_in_bare_periods",
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = [
